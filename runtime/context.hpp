@@ -1,0 +1,60 @@
+// context: the one place that switches stacks, and tells the sanitizers.
+//
+// A context is a suspended stack (registers saved on it, handle = its stack
+// pointer), implemented with Boost.Context's fcontext (make_fcontext /
+// jump_fcontext), which context.cpp alone includes. Every switch tells
+// AddressSanitizer (__sanitizer_start/finish_switch_fiber) and
+// ThreadSanitizer (__tsan_switch_to_fiber) which stack runs next, when the
+// build uses them; otherwise those calls compile to nothing.
+#pragma once
+
+#include <cstddef>
+
+namespace weft::detail {
+
+/// A suspended context: valid until resumed once.
+using context_handle = void*;
+
+/// Delivered to the context that resumes: who switched to it, and a pointer
+/// the switcher passed along.
+struct transfer {
+  context_handle from;
+  void* data;
+};
+
+/// A stack that contexts run on, as the sanitizers need to know it.
+struct execution_stack {
+  void* bottom = nullptr;      ///< lowest usable address
+  std::size_t size = 0;        ///< usable bytes
+  void* tsan_fiber = nullptr;  ///< ThreadSanitizer's handle; nullptr without TSan
+};
+
+/// Clears what the sanitizers remember about a recycled stack (ASan's
+/// redzone poison left by frames of a fiber that never unwound). No-op
+/// without ASan.
+void forget_stack_frames(void* bottom, std::size_t size) noexcept;
+
+/// Prepares a new context on [top - size, top) that, when first switched to,
+/// calls fiber_entry(). `top` must be 16-byte aligned.
+context_handle make_context(void* top, std::size_t size) noexcept;
+
+/// Where a new context starts (after the sanitizers were told the switch
+/// completed); defined by the scheduler (worker.cpp). Never returns.
+[[noreturn]] void fiber_entry(transfer t) noexcept;
+
+/// Suspends the calling context and resumes `to` (running on `target`),
+/// passing `data`. Returns when something switches back here. Pass
+/// `leaving_forever` when the calling context will never be resumed (its
+/// stack is about to be recycled).
+transfer switch_context(context_handle to, const execution_stack& target, void* data,
+                        bool leaving_forever = false) noexcept;
+
+/// The calling thread's own stack (for the worker's scheduler context).
+execution_stack thread_stack() noexcept;
+
+/// Creates / destroys ThreadSanitizer's state for a fiber stack (no-ops
+/// without TSan). Destroy only from another context.
+void* sanitizer_fiber_create() noexcept;
+void sanitizer_fiber_destroy(void* tsan_fiber) noexcept;
+
+}  // namespace weft::detail

@@ -1,0 +1,107 @@
+// fiber: the scheduler's record of one fiber, its life-cycle states, the
+// join protocol and its lifetime.
+//
+// Life cycle (every transition goes through set_state, which checks the
+// `from` state when WEFT_DEBUG_CHECKS is on):
+//
+//   created --first run--> running --park--> parked --make_ready--> ready
+//                            ^  |                                     |
+//                            |  +--yield--> ready                     |
+//                            +-------------resume---------------------+
+//                          running --body returned--> done
+//
+// Memory: one allocation holds the record and, behind it, the task (the
+// callable and its outcome). Two references keep it alive: the join handle's
+// and the fiber's own; the fiber's is dropped by the context that runs after
+// the fiber's last switch, once nothing will touch its stack again.
+//
+// Join protocol (join_bits, one atomic word):
+//   finished  set by the finishing fiber after the outcome is stored
+//   joiner    set by a joiner after it stored `joiner`
+//   detached  set when the handle goes away without a join
+// Whoever sets the second of {finished, joiner} wakes (finisher) or does not
+// wait (joiner); whoever sets the second of {finished, detached} reports an
+// escaped exception. Both sides use acq_rel RMWs on the one word, so the
+// outcome and `joiner` written before are visible to the other side.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "context.hpp"
+#include "stack_pool.hpp"
+#include "weft/detail/task.hpp"
+#include "weft/runtime.hpp"
+
+namespace weft::detail {
+
+struct waiter;
+
+/// Scheduler states of a fiber.
+enum class run_state : std::uint8_t { created, ready, running, parked, done };
+
+/// Bits of fiber::join_bits.
+enum join_bit : std::uint32_t { finished = 1, has_joiner = 2, detached = 4 };
+
+struct fiber {
+  fiber(runtime_core& owner, std::uint64_t fiber_id, std::string fiber_name,
+        std::size_t requested_stack) noexcept
+      : core(owner), id(fiber_id), stack_request(requested_stack), name(std::move(fiber_name)) {}
+
+  // ---- scheduling: touched only by the worker running or resuming it
+  context_handle context = nullptr;  ///< saved context while switched out; null before first run
+  fiber_stack stack;                 ///< attached at first run, released after the last switch
+  task_base* body = nullptr;
+  runtime_core& core;
+  fiber* next_in_list = nullptr;  ///< intrusive link for the yield FIFO and wait lists
+  std::atomic<run_state> state{run_state::created};
+
+  // ---- identity (immutable after spawn)
+  const std::uint64_t id;
+  const std::size_t stack_request;  ///< 0: the runtime's default
+  const std::string name;
+
+  // ---- why it waits (read by runtime::fibers() from any thread; relaxed:
+  // a snapshot that may be slightly stale is all enumeration promises)
+  std::atomic<wait_kind> waiting_on{wait_kind::none};
+  std::atomic<const void*> wait_object{nullptr};
+  std::atomic<std::int64_t> wait_since_ns{0};
+
+  // ---- join protocol and lifetime
+  std::atomic<std::uint32_t> join_bits{0};
+  waiter* joiner = nullptr;            ///< valid once has_joiner is set
+  std::atomic<std::uint32_t> refs{2};  ///< the join handle's and the fiber's own
+  std::size_t allocation_bytes = 0;    ///< size of the record+task block (block_cache)
+  std::size_t allocation_align = 0;    ///< its alignment
+
+  // ---- live-fiber registry (guarded by the shard's lock)
+  fiber* registry_prev = nullptr;
+  fiber* registry_next = nullptr;
+  std::uint32_t registry_shard = 0;
+};
+
+/// Moves `f` to `to`; with WEFT_DEBUG_CHECKS, aborts with a message unless
+/// it was in `from`. The store is release: pairs with the acquire load in
+/// runtime::fibers() (which only reads it) and orders nothing else.
+void set_state(fiber& f, run_state from, run_state to) noexcept;
+
+/// Records what the fiber is about to wait on.
+void set_wait_reason(fiber& f, wait_kind kind, const void* object) noexcept;
+void clear_wait_reason(fiber& f) noexcept;
+
+/// Called by the finishing fiber after its body returned: publishes the
+/// outcome, wakes the joiner, reports an exception of a detached fiber.
+void publish_outcome(fiber& f) noexcept;
+
+/// Drops one reference; frees the record and task with the last.
+void release_reference(fiber& f) noexcept;
+
+/// Prints "weft: fiber <id> "<name>" ..." and the exception, then terminates.
+[[noreturn]] void report_escaped_exception(const fiber& f) noexcept;
+
+/// Steady-clock nanoseconds, the time base of timers and wait reasons.
+std::int64_t steady_now_ns() noexcept;
+
+}  // namespace weft::detail

@@ -1,0 +1,43 @@
+// Parking fibers and blocking threads. See park.hpp.
+#include "park.hpp"
+
+#include "fiber.hpp"
+#include "futex.hpp"
+#include "runtime_core.hpp"
+#include "worker.hpp"
+
+namespace weft::detail {
+
+fiber* current_fiber() noexcept {
+  const worker* w = worker::current();
+  return w ? w->running() : nullptr;
+}
+
+void park_current(park_commit commit, void* arg, wait_kind why, const void* object) {
+  fiber* self = current_fiber();
+  set_wait_reason(*self, why, object);
+  worker::park_current(commit, arg);
+  clear_wait_reason(*self);
+}
+
+void make_ready(fiber* f) noexcept {
+  set_state(*f, run_state::parked, run_state::ready);
+  f->core.schedule(f);
+}
+
+void wake(waiter& w) noexcept {
+  if (fiber* f = w.parked) {
+    make_ready(f);
+    return;
+  }
+  // release: pairs with the acquire load in block_until_woken(). After this
+  // store the waiter may return and free `w`; futex_wake only uses the address.
+  w.signal.store(1, std::memory_order_release);
+  futex_wake(w.signal, 1);
+}
+
+void block_until_woken(waiter& w) noexcept {
+  while (w.signal.load(std::memory_order_acquire) == 0) futex_wait(w.signal, 0);
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,129 @@
+// weft::runtime and its core: construction, validation, shutdown, stats.
+#include "weft/runtime.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "fiber.hpp"
+#include "runtime_core.hpp"
+#include "stack_overflow.hpp"
+#include "worker.hpp"
+
+namespace weft {
+
+namespace detail {
+
+namespace {
+void wake_worker(void* core, unsigned index) noexcept {
+  static_cast<runtime_core*>(core)->worker_at(index).unpark();
+}
+}  // namespace
+
+options validate_options(options opts) {
+  if (opts.workers > max_workers) {
+    throw std::invalid_argument("weft::options::workers: " + std::to_string(opts.workers) +
+                                " exceeds max_workers (" + std::to_string(max_workers) + ")");
+  }
+  if (opts.workers == 0) opts.workers = std::max(1U, std::thread::hardware_concurrency());
+  if (opts.stack_size < min_stack_size || opts.stack_size > max_stack_size) {
+    throw std::invalid_argument("weft::options::stack_size: " + std::to_string(opts.stack_size) +
+                                " is outside [" + std::to_string(min_stack_size) + ", " +
+                                std::to_string(max_stack_size) + "]");
+  }
+  if (opts.name.empty()) throw std::invalid_argument("weft::options::name: must not be empty");
+  opts.stack_size = round_stack_size(opts.stack_size);
+  return opts;
+}
+
+runtime_core::runtime_core(runtime& rt, options validated)
+    : owner(rt),
+      opts(std::move(validated)),
+      idle(opts.workers, &wake_worker, this),
+      stacks(opts.stack_size),
+      registry(opts.workers + 1) {
+  install_stack_overflow_handler();
+  workers_.reserve(opts.workers);
+  for (unsigned i = 0; i < opts.workers; ++i) {
+    workers_.push_back(std::make_unique<worker>(*this, i));
+  }
+  try {
+    for (auto& w : workers_) w->start();
+  } catch (...) {
+    stopping_.store(true, std::memory_order_release);
+    for (auto& w : workers_) w->unpark();
+    for (auto& w : workers_) w->join();
+    throw;
+  }
+}
+
+runtime_core::~runtime_core() {
+  worker* self = worker::current();
+  if (self && &self->core() == this) {
+    std::fputs("weft: a runtime was destroyed from one of its own fibers (deadlock)\n", stderr);
+    std::abort();
+  }
+  registry.wait_until_empty();
+  // release: pairs with the acquire in stopping(); workers that see it find
+  // no fiber left (the registry is empty) and exit.
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->unpark();
+  for (auto& w : workers_) w->join();
+}
+
+void runtime_core::schedule(fiber* f) {
+  worker* w = worker::current();
+  if (w && &w->core() == this) {
+    w->push_local(f);
+    return;
+  }
+  inject.push(f);
+  idle.notify_work_available();
+}
+
+runtime_stats runtime_core::stats() const {
+  runtime_stats s;
+  // Completions first, then spawns: every completion counted was spawned
+  // before, so `alive` never goes negative from the order of reads.
+  for (const auto& w : workers_) {
+    s.completed += w->counters().completed.load(std::memory_order_relaxed);
+  }
+  for (const auto& w : workers_) {
+    const worker_counters& c = w->counters();
+    s.spawned += c.spawned.load(std::memory_order_relaxed);
+    s.steals += c.steals.load(std::memory_order_relaxed);
+    s.parks += c.parks.load(std::memory_order_relaxed);
+  }
+  s.spawned += outside_spawned.load(std::memory_order_relaxed);
+  s.alive = s.spawned > s.completed ? static_cast<std::size_t>(s.spawned - s.completed) : 0;
+  return s;
+}
+
+}  // namespace detail
+
+runtime::runtime() : runtime(options{}) {}
+
+runtime::runtime(options opts)
+    : core_(new detail::runtime_core(*this, detail::validate_options(std::move(opts)))) {}
+
+runtime::~runtime() { delete core_; }
+
+unsigned runtime::workers() const noexcept { return core_->worker_count(); }
+
+runtime_stats runtime::stats() const { return core_->stats(); }
+
+std::vector<fiber_info> runtime::fibers() const { return core_->registry.snapshot(); }
+
+runtime* runtime::current() noexcept {
+  detail::worker* w = detail::worker::current();
+  return w ? &w->core().owner : nullptr;
+}
+
+runtime& default_runtime() {
+  static runtime instance;
+  return instance;
+}
+
+}  // namespace weft

@@ -1,0 +1,60 @@
+// runtime_core: the state behind one weft::runtime: its workers, the inject
+// queue, the idle set, the stack pool and the live-fiber registry.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "idle.hpp"
+#include "inject_queue.hpp"
+#include "registry.hpp"
+#include "stack_pool.hpp"
+#include "weft/options.hpp"
+#include "weft/runtime.hpp"
+
+namespace weft::detail {
+
+class worker;
+
+class runtime_core {
+ public:
+  /// `opts` must be validated (validate_options).
+  runtime_core(runtime& owner, options opts);
+  /// Waits for every fiber, stops and joins the workers. Plain thread only.
+  ~runtime_core();
+  runtime_core(const runtime_core&) = delete;
+  runtime_core& operator=(const runtime_core&) = delete;
+
+  /// Queues a runnable fiber: on the calling worker's deque when it belongs to
+  /// this runtime, else on the inject queue; then wakes an idle worker if
+  /// needed. Any thread.
+  void schedule(fiber* f);
+
+  [[nodiscard]] unsigned worker_count() const noexcept {
+    return static_cast<unsigned>(workers_.size());
+  }
+  worker& worker_at(unsigned i) noexcept { return *workers_[i]; }
+  [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+  [[nodiscard]] runtime_stats stats() const;
+
+  runtime& owner;
+  const options opts;
+  inject_queue inject;
+  idle_set idle;
+  stack_pool stacks;
+  fiber_registry registry;
+  /// Fibers spawned from threads that are not this runtime's workers.
+  std::atomic<std::uint64_t> outside_spawned{0};
+
+ private:
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::atomic<bool> stopping_{false};
+};
+
+/// Throws std::invalid_argument naming the first bad option; returns the
+/// options with defaults filled in (workers, rounded stack size).
+options validate_options(options opts);
+
+}  // namespace weft::detail

@@ -1,0 +1,363 @@
+// The scheduling loop: picking, switching, searching, sleeping. See worker.hpp.
+#include "worker.hpp"
+
+#include <pthread.h>
+
+#include <string>
+
+#include "fiber.hpp"
+#include "futex.hpp"
+#include "park.hpp"
+#include "runtime_core.hpp"
+#include "stack_overflow.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+thread_local worker* current_worker = nullptr;
+
+// Guesses, to be tuned with data. Search rounds: how long a worker out of
+// work keeps stealing before it sleeps (a sleep/wake costs a few µs; a round
+// costs well under one). Relax spins: the pause between rounds.
+constexpr int search_rounds = 4;
+constexpr int relax_spins = 64;
+
+// Every 61st tick the worker looks at the inject queue and timers first.
+constexpr std::uint32_t fairness_period = 61;
+
+std::uint64_t xorshift(std::uint64_t& state) noexcept {
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+}  // namespace
+
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noipa))
+#endif
+[[gnu::noinline]] worker*
+worker::current() noexcept {
+  return current_worker;
+}
+
+worker::worker(runtime_core& core, unsigned index)
+    : core_(core),
+      index_(index),
+      owner_(queue_.owner_handle()),
+      stealer_(queue_.stealer_handle()),
+      stacks_(core.stacks),
+      rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
+
+worker::~worker() = default;
+
+void worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void worker::run() noexcept {
+  current_worker = this;
+  // Linux limits thread names to 15 characters.
+  const std::string name = (core_.opts.name + "-" + std::to_string(index_)).substr(0, 15);
+  pthread_setname_np(pthread_self(), name.c_str());
+  const alternate_signal_stack signal_stack;
+  own_stack_ = thread_stack();
+  while (fiber* next = find_work()) {
+    switch_record record{nullptr, after_switch::nothing};
+    switch_to(this, next, record);
+    // Back on the worker's own context (it never migrates): complete_switch ran.
+  }
+  current_worker = nullptr;
+}
+
+void worker::push_local(fiber* f) {
+  // Notify only when the deque goes from empty to non-empty. A push onto a
+  // non-empty deque needs no wake-up: the earlier push notified, and any
+  // worker that went to sleep since re-checked this deque after its fence
+  // and saw it non-empty; if a thief emptied it meanwhile, that thief was a
+  // searcher, and a searcher that finds work while being the last one wakes
+  // the next worker (idle.hpp). The owner itself runs the rest in any case.
+  // This saves a fence (and often a futex wake) on most spawns.
+  const bool was_empty = owner_.empty_estimate();
+  owner_.push(f);
+  if (was_empty) core_.idle.notify_work_available();
+}
+
+runtime_core& worker::core() noexcept { return core_; }
+
+fiber* worker::next_local() noexcept {
+  if (++tick_ % fairness_period == 0) {
+    fire_due_timers(false);
+    if (!core_.inject.probably_empty()) {
+      if (fiber* f = core_.inject.pop()) return f;
+    }
+  }
+  if (const auto f = owner_.pop()) return *f;
+  if (fiber* f = yield_head_) {
+    yield_head_ = f->next_in_list;
+    if (!yield_head_) yield_tail_ = nullptr;
+    f->next_in_list = nullptr;
+    share_yielded_if_idle();
+    return f;
+  }
+  if (!core_.inject.probably_empty()) {
+    if (fiber* f = core_.inject.pop()) return f;
+  }
+  if (fire_due_timers(false)) {
+    if (const auto f = owner_.pop()) return *f;
+  }
+  return nullptr;
+}
+
+void worker::share_yielded_if_idle() noexcept {
+  // Yielded fibers sit in a private FIFO that thieves cannot reach; when some
+  // worker sleeps, move them to the deque so it can take them.
+  if (!yield_head_ || core_.idle.sleeping() == 0) return;
+  while (fiber* f = yield_head_) {
+    yield_head_ = f->next_in_list;
+    f->next_in_list = nullptr;
+    owner_.push(f);
+  }
+  yield_tail_ = nullptr;
+  core_.idle.notify_work_available();
+}
+
+bool worker::fire_due_timers(bool all_workers) noexcept {
+  if (!all_workers && timers_.earliest() == no_deadline) return false;  // no clock read
+  const std::int64_t now = steady_now_ns();
+  std::size_t fired = timers_.fire_due(now);
+  if (all_workers) {
+    for (unsigned i = 0; i < core_.worker_count(); ++i) {
+      if (i != index_) fired += core_.worker_at(i).timers_.fire_due(now);
+    }
+  }
+  return fired > 0;
+}
+
+fiber* worker::find_work() noexcept {
+  for (;;) {
+    if (fiber* f = next_local()) {
+      if (searching_) {
+        searching_ = false;
+        core_.idle.end_search(true);
+      }
+      return f;
+    }
+    if (core_.stopping()) return nullptr;
+    if (fiber* f = search()) return f;
+    sleep();
+  }
+}
+
+fiber* worker::search() noexcept {
+  if (!searching_) {
+    if (!core_.idle.try_begin_search()) return nullptr;
+    searching_ = true;
+  }
+  for (int round = 0; round < search_rounds; ++round) {
+    fiber* f = steal_one();
+    if (!f && !core_.inject.probably_empty()) f = core_.inject.pop();
+    if (!f && fire_due_timers(true)) {
+      const auto local = owner_.pop();
+      f = local ? *local : nullptr;
+    }
+    if (f) {
+      searching_ = false;
+      core_.idle.end_search(true);
+      return f;
+    }
+    for (int i = 0; i < relax_spins; ++i) cpu_relax();
+  }
+  return nullptr;  // still counted as searching; sleep() ends that
+}
+
+fiber* worker::steal_one() noexcept {
+  // Victims in random order: a random start, then every other worker once.
+  // A victim that reports `retry` (lost a race) earns one more pass.
+  const unsigned n = core_.worker_count();
+  if (n < 2) return nullptr;
+  const auto start = static_cast<unsigned>(xorshift(rng_) % n);
+  for (int pass = 0; pass < 2; ++pass) {
+    bool contended = false;
+    for (unsigned i = 0; i < n; ++i) {
+      const unsigned victim = (start + i) % n;
+      if (victim == index_) continue;
+      const steal_result<fiber*> r = core_.worker_at(victim).stealer_.steal();
+      if (r.status == steal_status::success) {
+        worker_counters::bump(counters_.steals);
+        return r.value;
+      }
+      contended |= r.status == steal_status::retry;
+    }
+    if (!contended) break;
+  }
+  return nullptr;
+}
+
+bool worker::work_visible() const noexcept {
+  for (unsigned i = 0; i < core_.worker_count(); ++i) {
+    worker& w = core_.worker_at(i);
+    if (w.has_stealable_work()) return true;
+  }
+  if (!core_.inject.probably_empty()) return true;
+  const std::int64_t now = steady_now_ns();
+  for (unsigned i = 0; i < core_.worker_count(); ++i) {
+    if (core_.worker_at(i).timers_.earliest() <= now) return true;
+  }
+  return false;
+}
+
+void worker::await_wake_word() noexcept {
+  while (sleep_word_.load(std::memory_order_acquire) != 0) futex_wait(sleep_word_, 1);
+}
+
+void worker::sleep() noexcept {
+  sleep_word_.store(1, std::memory_order_relaxed);
+  core_.idle.add_sleeper(index_);
+  if (searching_) {
+    searching_ = false;
+    core_.idle.end_search(false);
+  }
+  // seq_cst fence: orders our sleeper registration before the re-check
+  // below; pairs with the fence in idle_set::notify_work_available().
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (work_visible() || core_.stopping()) {
+    if (!core_.idle.remove_sleeper(index_)) {
+      // A notifier popped us first and counted us as a searcher.
+      await_wake_word();
+      searching_ = true;
+    }
+    return;
+  }
+  for (;;) {
+    // acquire: pairs with the release store in unpark().
+    if (sleep_word_.load(std::memory_order_acquire) == 0) break;
+    std::int64_t deadline = no_deadline;
+    for (unsigned i = 0; i < core_.worker_count(); ++i) {
+      deadline = std::min(deadline, core_.worker_at(i).timers_.earliest());
+    }
+    if (deadline == no_deadline) {
+      futex_wait(sleep_word_, 1);
+    } else {
+      const std::chrono::nanoseconds rest(deadline - steady_now_ns());
+      if (rest.count() <= 0) break;
+      futex_wait(sleep_word_, 1, &rest);
+    }
+  }
+  if (core_.stopping()) return;  // shutdown wakes everyone; counts no longer matter
+  if (sleep_word_.load(std::memory_order_acquire) == 0 || !core_.idle.remove_sleeper(index_)) {
+    // Woken by a notifier (perhaps racing our timeout): it counted us as a searcher.
+    await_wake_word();
+    searching_ = true;
+  }
+}
+
+void worker::unpark() noexcept {
+  // release: pairs with the acquire load in sleep().
+  sleep_word_.store(0, std::memory_order_release);
+  futex_wake(sleep_word_, 1);
+}
+
+void worker::switch_to(worker* self, fiber* next, switch_record& record) noexcept {
+  const bool leaving_forever = record.action == after_switch::retire;
+  transfer t{};
+  if (next) {
+    if (!next->context) {
+      // First run: a stack only now, so queued-but-unstarted fibers cost no stack.
+      next->stack = self->stacks_.acquire(next->stack_request);
+      forget_stack_frames(next->stack.bottom, next->stack.size);
+      next->context = make_context(next->stack.top(), next->stack.size);
+      set_state(*next, run_state::created, run_state::running);
+    } else {
+      set_state(*next, run_state::ready, run_state::running);
+    }
+    self->running_ = next;
+    const execution_stack target{next->stack.bottom, next->stack.size, next->stack.tsan_fiber};
+    t = switch_context(next->context, target, &record, leaving_forever);
+  } else {
+    self->running_ = nullptr;
+    t = switch_context(self->own_context_, self->own_stack_, &record, leaving_forever);
+  }
+  // Resumed; possibly on another worker's thread, so `self` may be stale.
+  worker::current()->complete_switch(t);
+}
+
+void worker::complete_switch(transfer t) noexcept {
+  // Copy first: once the switched-from fiber is requeued or published, another
+  // worker may resume it and reuse the stack the record lives on.
+  const switch_record record = *static_cast<const switch_record*>(t.data);
+  fiber* from = record.from;
+  switch (record.action) {
+    case after_switch::nothing:
+      own_context_ = t.from;
+      break;
+    case after_switch::requeue:
+      from->context = t.from;
+      set_state(*from, run_state::running, run_state::ready);
+      if (yield_tail_) {
+        yield_tail_->next_in_list = from;
+      } else {
+        yield_head_ = from;
+      }
+      yield_tail_ = from;
+      break;
+    case after_switch::park:
+      from->context = t.from;
+      set_state(*from, run_state::running, run_state::parked);
+      if (!record.commit(from, record.commit_arg)) {
+        set_state(*from, run_state::parked, run_state::ready);
+        push_local(from);
+      }
+      break;
+    case after_switch::retire:
+      retire(from);
+      break;
+  }
+}
+
+void worker::retire(fiber* f) noexcept {
+  stacks_.release(f->stack);
+  f->stack = fiber_stack{};
+  worker_counters::bump(counters_.completed);
+  core_.registry.remove(*f);
+  release_reference(*f);
+}
+
+void worker::yield_current() {
+  worker* self = current();
+  fiber* next = self->next_local();
+  if (!next) return;  // nothing else is ready: keep running
+  switch_record record{self->running_, after_switch::requeue};
+  switch_to(self, next, record);
+}
+
+void worker::park_current(bool (*commit)(fiber*, void*) noexcept, void* arg) {
+  worker* self = current();
+  worker_counters::bump(self->counters_.parks);
+  switch_record record{self->running_, after_switch::park, commit, arg};
+  switch_to(self, self->next_local(), record);
+}
+
+void worker::finish_current() {
+  worker* self = current();
+  switch_record record{self->running_, after_switch::retire};
+  switch_to(self, self->next_local(), record);
+  __builtin_unreachable();  // a retired context is never resumed
+}
+
+[[noreturn]] void fiber_entry(transfer t) noexcept {
+  worker* w = worker::current();
+  w->complete_switch(t);
+  fiber* self = w->running();
+  self->body->run();
+  publish_outcome(*self);
+  worker::finish_current();
+}
+
+}  // namespace weft::detail

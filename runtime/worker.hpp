@@ -1,0 +1,144 @@
+// worker: one OS thread of a runtime, its run queues, and the scheduling
+// loop that switches between fibers.
+//
+// Where a worker finds its next fiber (next_local, in this order):
+//   1. every 61st tick: due timers, then the inject queue (so outside work
+//      and timers never starve behind a busy local queue; 61 is Go's choice,
+//      a prime so it does not beat with periodic workloads);
+//   2. its own deque, newest first (LIFO: a spawned or woken fiber runs next,
+//      with its data still in cache, and fork-join trees unfold depth-first);
+//   3. its yield FIFO (fibers that called yield(), oldest first: a yielder
+//      runs after everything that was ready when it yielded);
+//   4. the inject queue; due timers.
+// With nothing local it searches (steals from random victims, polls the
+// inject queue and others' timers), then sleeps (idle.hpp).
+//
+// Switching is direct: a fiber that parks, yields or ends picks the next
+// fiber itself and jumps straight to it (one stack switch); only when there
+// is nothing local does it jump to the worker's own context (the thread's
+// original stack), which searches and sleeps. The switched-to context then
+// finishes what the switched-from one asked (switch_record): requeue it,
+// run its park commit, or retire it (free its stack). See park.hpp for why
+// that post-switch step closes the lost-wake-up window.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "context.hpp"
+#include "local_queue.hpp"
+#include "stack_pool.hpp"
+#include "timers.hpp"
+
+namespace weft::detail {
+
+class runtime_core;
+struct fiber;
+
+/// What the context switched to must do for the context switched from.
+enum class after_switch : std::uint8_t {
+  nothing,  ///< from the worker's own context
+  requeue,  ///< the fiber yielded: append it to the yield FIFO
+  park,     ///< the fiber parks: run its commit step
+  retire,   ///< the fiber ended: free its stack, drop its reference
+};
+
+/// Lives on the switched-from stack during a switch; the switched-to side
+/// copies it before anything can resume the switched-from context.
+struct switch_record {
+  fiber* from;  ///< nullptr: the worker's own context
+  after_switch action;
+  bool (*commit)(fiber*, void*) noexcept = nullptr;  ///< park only
+  void* commit_arg = nullptr;
+};
+
+/// Per-worker counters: written by the owner only (relaxed load + store, no
+/// RMW), read by runtime::stats() from any thread.
+struct worker_counters {
+  std::atomic<std::uint64_t> spawned{0}, completed{0}, steals{0}, parks{0};
+  static void bump(std::atomic<std::uint64_t>& c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+};
+
+class worker {
+ public:
+  worker(runtime_core& core, unsigned index);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  /// The worker of the calling thread; nullptr off workers. Not inlinable:
+  /// the compiler must not cache a thread-local's address across a context
+  /// switch, after which the fiber may run on another thread.
+  static worker* current() noexcept;
+
+  void start();
+  void join();
+
+  // ---- owner thread only
+  /// Queues a runnable fiber locally and notifies idle workers.
+  void push_local(fiber* f);
+  /// The fiber running on this worker now; nullptr in the worker's own context.
+  [[nodiscard]] fiber* running() const noexcept { return running_; }
+  /// Yields the running fiber (this_fiber::yield).
+  static void yield_current();
+  /// Parks the running fiber; see park.hpp.
+  static void park_current(bool (*commit)(fiber*, void*) noexcept, void* arg);
+  /// The running fiber's body returned: switch away for good.
+  [[noreturn]] static void finish_current();
+  /// Completes a switch on the context that was switched to.
+  void complete_switch(transfer t) noexcept;
+  timer_heap& timers() noexcept { return timers_; }
+  worker_counters& counters() noexcept { return counters_; }
+
+  // ---- any thread
+  [[nodiscard]] const worker_counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const timer_heap& timers() const noexcept { return timers_; }
+  /// Wakes the worker if it sleeps (idle_set's wake callback).
+  void unpark() noexcept;
+  /// Whether this worker's deque looks non-empty.
+  [[nodiscard]] bool has_stealable_work() const noexcept { return !stealer_.empty_estimate(); }
+  [[nodiscard]] unsigned index() const noexcept { return index_; }
+  runtime_core& core() noexcept;
+
+ private:
+  void run() noexcept;
+  fiber* next_local() noexcept;
+  fiber* find_work() noexcept;
+  fiber* search() noexcept;
+  fiber* steal_one() noexcept;
+  void sleep() noexcept;
+  [[nodiscard]] bool work_visible() const noexcept;
+  void await_wake_word() noexcept;
+  bool fire_due_timers(bool all_workers) noexcept;
+  void share_yielded_if_idle() noexcept;
+  /// Switches from the current context to `next` (a fiber), or to the
+  /// worker's own context when `next` is null.
+  static void switch_to(worker* self, fiber* next, switch_record& record) noexcept;
+  void retire(fiber* f) noexcept;
+
+  runtime_core& core_;
+  const unsigned index_;
+  local_queue<fiber*> queue_;
+  local_queue<fiber*>::owner owner_;
+  local_queue<fiber*>::stealer stealer_;
+  fiber* yield_head_ = nullptr;  // the yield FIFO, linked by fiber::next_in_list
+  fiber* yield_tail_ = nullptr;
+  timer_heap timers_;
+  stack_cache stacks_;
+  context_handle own_context_ = nullptr;  // saved while a fiber runs
+  execution_stack own_stack_;
+  fiber* running_ = nullptr;
+  std::uint32_t tick_ = 0;
+  std::uint64_t rng_;  // xorshift state for victim selection
+  bool searching_ = false;
+  worker_counters counters_;
+  // 1 while asleep and not yet woken; the waker stores 0 (release) and
+  // futex-wakes; pairs with the acquire load in sleep().
+  std::atomic<std::uint32_t> sleep_word_{0};
+  std::thread thread_;
+};
+
+}  // namespace weft::detail
