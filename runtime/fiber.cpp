@@ -173,6 +173,9 @@ fiber_allocation allocate_fiber(runtime_core& core, const spawn_options* opts,
 
 void start_fiber(fiber* f, task_base* body) {
   f->body = body;
+  // release: publishes the record to whoever takes the fiber from a queue
+  // (see worker::take_injected for why the inject queue needs this edge).
+  f->state.store(run_state::created, std::memory_order_release);
   runtime_core& core = f->core;
   worker* w = worker::current();
   const bool local = w && &w->core() == &core;

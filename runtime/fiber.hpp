@@ -53,6 +53,7 @@ struct fiber {
   // ---- scheduling: touched only by the worker running or resuming it
   context_handle context = nullptr;  ///< saved context while switched out; null before first run
   fiber_stack stack;                 ///< attached at first run, released after the last switch
+  void* tsan_fiber = nullptr;        ///< ThreadSanitizer's state for this fiber (TSan builds)
   task_base* body = nullptr;
   runtime_core& core;
   fiber* next_in_list = nullptr;  ///< intrusive link for the yield FIFO and wait lists

@@ -12,48 +12,45 @@ idle_set::idle_set(unsigned workers, wake_fn wake, void* context)
 }
 
 void idle_set::notify_work_available() noexcept {
-  // seq_cst fence: orders the caller's publication of work (a queue store)
-  // before the loads below; pairs with the fence a sleeper runs between
-  // add_sleeper() and its final re-check (see idle.hpp).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (searching_.load(std::memory_order_relaxed) != 0) return;
-  if (sleeping_.load(std::memory_order_relaxed) == 0) return;
+  // acq_rel RMW: the caller's publication of work is sequenced before it;
+  // see the protocol in idle.hpp.
+  const std::uint64_t seen = state_.fetch_add(0, std::memory_order_acq_rel);
+  if (searching_of(seen) != 0 || sleeping_of(seen) == 0) return;
   unsigned index = 0;
   {
     std::lock_guard<spinlock> hold(lock_);
     // Re-checked under the lock: another notifier may have taken the last
     // sleeper, or made someone a searcher, meanwhile.
-    if (sleepers_.empty() || searching_.load(std::memory_order_relaxed) != 0) return;
+    if (sleepers_.empty() || searching_of(state_.load(std::memory_order_relaxed)) != 0) return;
     index = sleepers_.back();
     sleepers_.pop_back();
-    sleeping_.fetch_sub(1, std::memory_order_relaxed);
-    // Counted as a searcher on its behalf before it runs, so the notifiers
-    // that follow see searching != 0 and do not wake a second worker.
-    searching_.fetch_add(1, std::memory_order_seq_cst);
+    // One sleeper fewer, one searcher more: counted as a searcher on its
+    // behalf before it runs, so the notifiers that follow see searching != 0
+    // and do not wake a second worker for the same burst of work.
+    state_.fetch_add(one_searching - one_sleeping, std::memory_order_acq_rel);
   }
   wake_(wake_context_, index);
 }
 
 bool idle_set::try_begin_search() noexcept {
-  const std::uint32_t awake = workers_ - sleeping_.load(std::memory_order_relaxed);
-  if (2 * searching_.load(std::memory_order_relaxed) >= std::max<std::uint32_t>(awake, 2)) {
-    return false;
-  }
-  searching_.fetch_add(1, std::memory_order_seq_cst);
+  const std::uint64_t s = state_.load(std::memory_order_relaxed);
+  const std::uint32_t awake = workers_ - sleeping_of(s);
+  if (2 * searching_of(s) >= std::max<std::uint32_t>(awake, 2)) return false;
+  state_.fetch_add(one_searching, std::memory_order_acq_rel);
   return true;
 }
 
 void idle_set::end_search(bool found) noexcept {
-  // seq_cst RMW: when it is the last searcher leaving, the notify below must
-  // not be ordered before it (a notifier that saw searching != 0 relied on us).
-  const std::uint32_t before = searching_.fetch_sub(1, std::memory_order_seq_cst);
-  if (found && before == 1) notify_work_available();
+  // acq_rel RMW: part of the protocol in idle.hpp when the searcher goes on to sleep.
+  const std::uint64_t before = state_.fetch_sub(one_searching, std::memory_order_acq_rel);
+  if (found && searching_of(before) == 1) notify_work_available();
 }
 
 void idle_set::add_sleeper(unsigned index) {
   std::lock_guard<spinlock> hold(lock_);
   sleepers_.push_back(index);
-  sleeping_.fetch_add(1, std::memory_order_seq_cst);
+  // acq_rel RMW: the sleeper's half of the protocol in idle.hpp.
+  state_.fetch_add(one_sleeping, std::memory_order_acq_rel);
 }
 
 bool idle_set::remove_sleeper(unsigned index) noexcept {
@@ -61,7 +58,7 @@ bool idle_set::remove_sleeper(unsigned index) noexcept {
   const auto it = std::find(sleepers_.begin(), sleepers_.end(), index);
   if (it == sleepers_.end()) return false;
   sleepers_.erase(it);
-  sleeping_.fetch_sub(1, std::memory_order_relaxed);
+  state_.fetch_sub(one_sleeping, std::memory_order_relaxed);
   return true;
 }
 

@@ -14,13 +14,20 @@
 // searcher on its behalf (so a burst of spawns wakes one worker, not all),
 // and wakes it.
 //
-// No lost wake-up. This is a store-load (Dekker) pattern:
-//   notifier: store work (queue push)  ; fence(seq_cst) ; load searching, sleeping
-//   sleeper:  store sleeping+1, searching-1 ; fence(seq_cst) ; load all queues
-// With both fences, at least one side sees the other's store: either the
-// notifier sees the sleeper (and wakes it), or the sleeper's final re-check
-// sees the work (and it does not sleep). Without the fences each side could
-// read a stale value from before the other's store (store buffering).
+// No lost wake-up. This is a store-load (Dekker) pattern: the notifier
+// publishes work, then reads the idle state; a sleeper publishes itself in
+// the idle state, then re-reads every queue. Each side must see the other's
+// publication. We get that without standalone fences (which ThreadSanitizer
+// cannot model) by making both sides read-modify-write the *same* atomic
+// word `state_` (searching and sleeping counts packed together):
+//   notifier: push work ; state_.fetch_add(0, acq_rel) ; act on the value read
+//   sleeper:  state_.fetch_add(sleeping+1, acq_rel) ; ... ; re-check all queues
+// RMWs on one variable are totally ordered. If the notifier's comes later, it
+// reads the sleeper's registration and wakes it. If it comes earlier, the
+// sleeper's RMW reads from it (RMWs extend release sequences), so the push,
+// sequenced before the notifier's release, happens-before the sleeper's
+// re-check, which therefore sees the work and does not sleep. On x86 each
+// RMW is one locked instruction, as cheap as the fence it replaces.
 #pragma once
 
 #include <atomic>
@@ -49,26 +56,36 @@ class idle_set {
   void end_search(bool found) noexcept;
 
   /// The calling worker is going to sleep: listed as a sleeper. Must be
-  /// followed by a seq_cst fence and a final re-check of all work sources.
+  /// followed by a final re-check of all work sources (see above).
   void add_sleeper(unsigned index);
   /// Un-lists a sleeper that found work in its re-check or timed out. False
   /// if a notifier already popped it: then it was counted as a searcher and
   /// its word will be set to 0.
   bool remove_sleeper(unsigned index) noexcept;
 
+  /// Relaxed snapshots, for heuristics only.
   [[nodiscard]] std::uint32_t sleeping() const noexcept {
-    return sleeping_.load(std::memory_order_relaxed);
+    return sleeping_of(state_.load(std::memory_order_relaxed));
   }
   [[nodiscard]] std::uint32_t searching() const noexcept {
-    return searching_.load(std::memory_order_relaxed);
+    return searching_of(state_.load(std::memory_order_relaxed));
   }
 
  private:
   const unsigned workers_;
   const wake_fn wake_;
   void* const wake_context_;
-  std::atomic<std::uint32_t> searching_{0};
-  std::atomic<std::uint32_t> sleeping_{0};  // == sleepers_.size(), readable without the lock
+  // Low 32 bits: searching workers; high 32 bits: sleeping workers
+  // (== sleepers_.size(), readable without the lock).
+  static constexpr std::uint64_t one_searching = 1;
+  static constexpr std::uint64_t one_sleeping = std::uint64_t{1} << 32;
+  static std::uint32_t searching_of(std::uint64_t s) noexcept {
+    return static_cast<std::uint32_t>(s);
+  }
+  static std::uint32_t sleeping_of(std::uint64_t s) noexcept {
+    return static_cast<std::uint32_t>(s >> 32);
+  }
+  std::atomic<std::uint64_t> state_{0};
   spinlock lock_;
   std::vector<unsigned>
       sleepers_;  // guarded by lock_; LIFO: the last to sleep has the warmest cache

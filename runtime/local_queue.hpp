@@ -150,6 +150,11 @@ class local_queue {
       local_queue& q = *queue_;
       // Relaxed: only the owner writes bottom and the buffer pointer.
       const std::int64_t b = q.bottom_.load(std::memory_order_relaxed) - 1;
+      // Empty fast path, without the seq_cst store below (an xchg on x86, the dearest part of
+      // a pop, paid on every scheduling decision that finds the deque empty). Relaxed is
+      // enough: top only grows, so a stale top is <= the real one, and top > b here means
+      // the deque is empty now too.
+      if (q.top_.load(std::memory_order_relaxed) > b) return std::nullopt;
       ring* a = q.buffer_.load(std::memory_order_relaxed);
       // seq_cst store, then seq_cst load of top: the paper's store; fence(seq_cst); load. The
       // store->load order keeps us and a thief from both missing the other's index update.

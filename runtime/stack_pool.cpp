@@ -8,8 +8,6 @@
 #include <mutex>
 #include <new>
 
-#include "context.hpp"
-
 namespace weft::detail {
 
 namespace {
@@ -62,7 +60,6 @@ std::size_t round_stack_size(std::size_t bytes) noexcept {
 stack_pool::stack_pool(std::size_t default_size) : default_size_(default_size) {}
 
 stack_pool::~stack_pool() {
-  for (const fiber_stack& s : free_) sanitizer_fiber_destroy(s.tsan_fiber);
   for (const slab& s : slabs_) munmap(s.base, s.bytes);
 }
 
@@ -73,7 +70,7 @@ void stack_pool::map_slab() {
   for (std::size_t i = 0; i < slab_stacks; ++i) {
     std::byte* guard = base + i * stride;
     if (!install_guard(guard, guard_bytes)) throw std::bad_alloc();
-    free_.push_back(fiber_stack{guard + guard_bytes, default_size_, nullptr, true});
+    free_.push_back(fiber_stack{guard + guard_bytes, default_size_, true});
   }
 }
 
@@ -97,11 +94,10 @@ fiber_stack stack_pool::map_single(std::size_t size) {
     munmap(base, guard_bytes + size);
     throw std::bad_alloc();
   }
-  return fiber_stack{base + guard_bytes, size, sanitizer_fiber_create(), false};
+  return fiber_stack{base + guard_bytes, size, false};
 }
 
 void stack_pool::unmap_single(const fiber_stack& stack) noexcept {
-  sanitizer_fiber_destroy(stack.tsan_fiber);
   munmap(stack.bottom - guard_bytes, guard_bytes + stack.size);
 }
 
@@ -114,7 +110,6 @@ fiber_stack stack_cache::acquire(std::size_t size) {
   if (hot_.empty()) pool_.take_default(hot_, refill);
   fiber_stack s = hot_.back();
   hot_.pop_back();
-  if (!s.tsan_fiber) s.tsan_fiber = sanitizer_fiber_create();
   return s;
 }
 

@@ -35,14 +35,11 @@ namespace weft::detail {
 /// frame of a few KiB that steps over the first guard page still faults.
 inline constexpr std::size_t guard_bytes = 16 * 1024;
 
-/// One fiber stack. `tsan_fiber` travels with the stack (ThreadSanitizer's
-/// per-fiber state is costly to create; reusing it with the stack only adds
-/// happens-before edges TSan already sees at each switch).
+/// One fiber stack.
 struct fiber_stack {
   std::byte* bottom = nullptr;  ///< lowest usable byte; the guard lies just below
   std::size_t size = 0;         ///< usable bytes
-  void* tsan_fiber = nullptr;
-  bool from_slab = false;  ///< default size, owned by a slab (else its own mapping)
+  bool from_slab = false;       ///< default size, owned by a slab (else its own mapping)
 
   [[nodiscard]] std::byte* top() const noexcept { return bottom + size; }
   [[nodiscard]] bool guard_contains(const void* address) const noexcept {

@@ -15,7 +15,10 @@ namespace weft::detail {
 
 namespace {
 
-thread_local worker* current_worker = nullptr;
+// initial-exec: a direct %fs-relative load instead of a __tls_get_addr call
+// (the library is compiled as position-independent code). Valid for
+// executables and shared libraries loaded at startup, which is how weft is used.
+__attribute__((tls_model("initial-exec"))) thread_local worker* current_worker = nullptr;
 
 // Guesses, to be tuned with data. Search rounds: how long a worker out of
 // work keeps stealing before it sleeps (a sleep/wake costs a few µs; a round
@@ -94,9 +97,7 @@ runtime_core& worker::core() noexcept { return core_; }
 fiber* worker::next_local() noexcept {
   if (++tick_ % fairness_period == 0) {
     fire_due_timers(false);
-    if (!core_.inject.probably_empty()) {
-      if (fiber* f = core_.inject.pop()) return f;
-    }
+    if (fiber* f = take_injected()) return f;
   }
   if (const auto f = owner_.pop()) return *f;
   if (fiber* f = yield_head_) {
@@ -106,13 +107,22 @@ fiber* worker::next_local() noexcept {
     share_yielded_if_idle();
     return f;
   }
-  if (!core_.inject.probably_empty()) {
-    if (fiber* f = core_.inject.pop()) return f;
-  }
+  if (fiber* f = take_injected()) return f;
   if (fire_due_timers(false)) {
     if (const auto f = owner_.pop()) return *f;
   }
   return nullptr;
+}
+
+fiber* worker::take_injected() noexcept {
+  if (core_.inject.probably_empty()) return nullptr;
+  fiber* f = core_.inject.pop();
+  // acquire: pairs with the release store of the fiber's state made just
+  // before it was pushed (start_fiber, make_ready). moodycamel's queue
+  // synchronizes through standalone fences, which ThreadSanitizer does not
+  // model; this load is an edge it sees (and a real one besides).
+  if (f) (void)f->state.load(std::memory_order_acquire);
+  return f;
 }
 
 void worker::share_yielded_if_idle() noexcept {
@@ -162,7 +172,7 @@ fiber* worker::search() noexcept {
   }
   for (int round = 0; round < search_rounds; ++round) {
     fiber* f = steal_one();
-    if (!f && !core_.inject.probably_empty()) f = core_.inject.pop();
+    if (!f) f = take_injected();
     if (!f && fire_due_timers(true)) {
       const auto local = owner_.pop();
       f = local ? *local : nullptr;
@@ -224,9 +234,8 @@ void worker::sleep() noexcept {
     searching_ = false;
     core_.idle.end_search(false);
   }
-  // seq_cst fence: orders our sleeper registration before the re-check
-  // below; pairs with the fence in idle_set::notify_work_available().
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // add_sleeper's RMW on the idle state orders the re-check below against
+  // every notifier (idle.hpp).
   if (work_visible() || core_.stopping()) {
     if (!core_.idle.remove_sleeper(index_)) {
       // A notifier popped us first and counted us as a searcher.
@@ -264,7 +273,11 @@ void worker::unpark() noexcept {
   futex_wake(sleep_word_, 1);
 }
 
-void worker::switch_to(worker* self, fiber* next, switch_record& record) noexcept {
+// Inlined into its few callers: every call level between user code and the
+// stack switch costs a mispredicted return after the switch (the CPU's
+// return-stack buffer holds the other stack's return addresses).
+[[gnu::always_inline]] inline void worker::switch_to(worker* self, fiber* next,
+                                                     switch_record& record) noexcept {
   const bool leaving_forever = record.action == after_switch::retire;
   transfer t{};
   if (next) {
@@ -272,13 +285,14 @@ void worker::switch_to(worker* self, fiber* next, switch_record& record) noexcep
       // First run: a stack only now, so queued-but-unstarted fibers cost no stack.
       next->stack = self->stacks_.acquire(next->stack_request);
       forget_stack_frames(next->stack.bottom, next->stack.size);
+      next->tsan_fiber = sanitizer_fiber_create();
       next->context = make_context(next->stack.top(), next->stack.size);
       set_state(*next, run_state::created, run_state::running);
     } else {
       set_state(*next, run_state::ready, run_state::running);
     }
     self->running_ = next;
-    const execution_stack target{next->stack.bottom, next->stack.size, next->stack.tsan_fiber};
+    const execution_stack target{next->stack.bottom, next->stack.size, next->tsan_fiber};
     t = switch_context(next->context, target, &record, leaving_forever);
   } else {
     self->running_ = nullptr;
@@ -322,6 +336,7 @@ void worker::complete_switch(transfer t) noexcept {
 }
 
 void worker::retire(fiber* f) noexcept {
+  sanitizer_fiber_destroy(f->tsan_fiber);
   stacks_.release(f->stack);
   f->stack = fiber_stack{};
   worker_counters::bump(counters_.completed);

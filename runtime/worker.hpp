@@ -106,6 +106,7 @@ class worker {
  private:
   void run() noexcept;
   fiber* next_local() noexcept;
+  fiber* take_injected() noexcept;
   fiber* find_work() noexcept;
   fiber* search() noexcept;
   fiber* steal_one() noexcept;

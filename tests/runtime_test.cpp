@@ -94,17 +94,22 @@ TEST(Runtime, JoiningItselfThrowsLogicError) {
   weft::runtime rt(weft::options{.workers = 1});
   auto own = std::make_shared<weft::join_handle<bool>>();
   std::atomic<bool> handed_over{false};
-  *own = rt.spawn([own, &handed_over] {
+  std::atomic<bool> tried{false};
+  *own = rt.spawn([own, &handed_over, &tried] {
     while (!handed_over.load()) weft::this_fiber::yield();
+    bool threw = false;
     try {
       own->join();
     } catch (const std::logic_error&) {
-      return true;
+      threw = true;
     }
-    return false;
+    tried.store(true);
+    return threw;
   });
   handed_over.store(true);
-  // The fiber's own join threw without consuming the handle; join it from here.
+  // The fiber's own join threw without consuming the handle; once it is done
+  // touching the handle, join it from here.
+  while (!tried.load()) std::this_thread::yield();
   weft::join_handle<bool> h = std::move(*own);
   EXPECT_TRUE(h.join());
 }
@@ -275,10 +280,14 @@ TEST(Fibers, EnumerationShowsNamesStatesAndWaitReasons) {
   };
   // Wait until enumeration shows both waits (the sleeper wakes every 1 ms but
   // spends nearly all its time parked).
+  // (A fiber records its wait reason just before it switches out, so a
+  // snapshot may show the reason while the state still says running.)
   weft::fiber_info s;
-  while ((s = find("sleeper")).waiting_on != weft::wait_kind::sleep) std::this_thread::yield();
+  while ((s = find("sleeper")).waiting_on != weft::wait_kind::sleep ||
+         s.state != weft::fiber_state::parked) {
+    std::this_thread::yield();
+  }
   EXPECT_EQ(s.id, sleeper.id());
-  EXPECT_EQ(s.state, weft::fiber_state::parked);
   EXPECT_LE(s.waiting_since, std::chrono::steady_clock::now());
   weft::fiber_info j;
   while ((j = find("joiner")).state != weft::fiber_state::parked) std::this_thread::yield();

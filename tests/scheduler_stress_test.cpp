@@ -64,7 +64,7 @@ TEST_P(Scheduler, ForkJoinFib) {
 }
 
 TEST_P(Scheduler, TenThousandSleepers) {
-  const std::size_t sleepers = scaled(10'000, 5);
+  const std::size_t sleepers = scaled(10'000);
   std::atomic<std::size_t> woke{0};
   const auto start = std::chrono::steady_clock::now();
   rt.block_on([&] {
