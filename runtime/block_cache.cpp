@@ -16,15 +16,15 @@ constexpr std::size_t classes = max_cached / granule;
 // (64 KiB per class at most) that idle threads hoard little.
 constexpr std::size_t per_class = 64;
 
-// False once this thread's cache is destroyed (trivially destructible, so it
-// stays readable during the rest of thread or process exit).
-thread_local bool cache_alive = false;
+// True once this thread's cache is destroyed (trivially destructible, so it
+// stays readable for the rest of thread or process exit, when fibers may
+// still be spawned or freed by other objects' destructors).
+thread_local bool cache_destroyed = false;
 
 struct thread_cache {
   std::array<std::vector<void*>, classes> free;
-  thread_cache() noexcept { cache_alive = true; }
   ~thread_cache() {
-    cache_alive = false;
+    cache_destroyed = true;
     for (auto& list : free) {
       for (void* p : list) ::operator delete(p);
     }
@@ -44,6 +44,7 @@ std::size_t class_of(std::size_t bytes) noexcept { return (bytes + granule - 1) 
 void* allocate_block(std::size_t bytes, std::size_t align) {
   if (!cacheable(bytes, align)) return ::operator new (bytes, std::align_val_t{align});
   const std::size_t c = class_of(bytes);
+  if (cache_destroyed) return ::operator new((c + 1) * granule);
   std::vector<void*>& list = cache.free[c];
   if (list.empty()) return ::operator new((c + 1) * granule);
   void* p = list.back();
@@ -56,7 +57,7 @@ void free_block(void* block, std::size_t bytes, std::size_t align) noexcept {
     ::operator delete (block, std::align_val_t{align});
     return;
   }
-  if (cache_alive) {
+  if (!cache_destroyed) {
     std::vector<void*>& list = cache.free[class_of(bytes)];
     if (list.size() < list.capacity()) {
       list.push_back(block);  // no allocation: within reserved capacity

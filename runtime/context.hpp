@@ -49,6 +49,19 @@ context_handle make_context(void* top, std::size_t size) noexcept;
 transfer switch_context(context_handle to, const execution_stack& target, void* data,
                         bool leaving_forever = false) noexcept;
 
+/// The C++ runtime's per-thread exception state (Itanium ABI
+/// __cxa_eh_globals: the stack of caught exceptions and the count of
+/// uncaught ones). A fiber that parks inside a catch block and resumes on
+/// another thread must take it along, or std::current_exception() and
+/// rethrow break and exception objects leak. Every context saves it before
+/// it switches away and restores it after it is resumed.
+struct exception_state {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+};
+exception_state save_exception_state() noexcept;
+void restore_exception_state(const exception_state& state) noexcept;
+
 /// The calling thread's own stack (for the worker's scheduler context).
 execution_stack thread_stack() noexcept;
 

@@ -84,8 +84,9 @@ struct fiber {
 };
 
 /// Moves `f` to `to`; with WEFT_DEBUG_CHECKS, aborts with a message unless
-/// it was in `from`. The store is release: pairs with the acquire load in
-/// runtime::fibers() (which only reads it) and orders nothing else.
+/// it was in `from`. The store is release: runtime::fibers() reads it with
+/// acquire, and worker::take_injected relies on it to publish a fiber passed
+/// through the inject queue (see there).
 void set_state(fiber& f, run_state from, run_state to) noexcept;
 
 /// Records what the fiber is about to wait on.

@@ -16,12 +16,19 @@ void idle_set::notify_work_available() noexcept {
   // see the protocol in idle.hpp.
   const std::uint64_t seen = state_.fetch_add(0, std::memory_order_acq_rel);
   if (searching_of(seen) != 0 || sleeping_of(seen) == 0) return;
+  wake_sleeper(true);
+}
+
+void idle_set::wake_one_sleeper() noexcept { wake_sleeper(false); }
+
+void idle_set::wake_sleeper(bool unless_searching) noexcept {
   unsigned index = 0;
   {
     std::lock_guard<spinlock> hold(lock_);
     // Re-checked under the lock: another notifier may have taken the last
     // sleeper, or made someone a searcher, meanwhile.
-    if (sleepers_.empty() || searching_of(state_.load(std::memory_order_relaxed)) != 0) return;
+    if (sleepers_.empty()) return;
+    if (unless_searching && searching_of(state_.load(std::memory_order_relaxed)) != 0) return;
     index = sleepers_.back();
     sleepers_.pop_back();
     // One sleeper fewer, one searcher more: counted as a searcher on its

@@ -47,6 +47,10 @@ class idle_set {
   /// After work was published: wake one sleeper if nobody is searching. Any thread.
   void notify_work_available() noexcept;
 
+  /// Wakes one sleeper, if any, whether or not someone searches (it will
+  /// re-read the timer deadlines). Any thread.
+  void wake_one_sleeper() noexcept;
+
   /// A worker wants to search. False if enough are searching already (at
   /// most half of the workers not asleep, as in Go: more spinners only burn
   /// CPU); then it should sleep.
@@ -72,6 +76,8 @@ class idle_set {
   }
 
  private:
+  void wake_sleeper(bool unless_searching) noexcept;
+
   const unsigned workers_;
   const wake_fn wake_;
   void* const wake_context_;

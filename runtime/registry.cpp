@@ -10,9 +10,12 @@
 namespace weft::detail {
 
 namespace {
+// `done` is still running: it finished its body and is switching away for
+// good. `created` (never run) counts as ready.
 fiber_state public_state(run_state s) noexcept {
   switch (s) {
     case run_state::running:
+    case run_state::done:
       return fiber_state::running;
     case run_state::parked:
       return fiber_state::parked;

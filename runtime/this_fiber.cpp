@@ -32,7 +32,7 @@ void wake_sleeper(detail::timer_entry* entry) noexcept {
 // Arms the timer only after the fiber switched out (see park.hpp), on the
 // heap of the worker it parked on.
 bool arm_sleep_timer(detail::fiber* /*parked*/, void* arg) noexcept {
-  detail::worker::current()->timers().add(static_cast<sleep_timer*>(arg));
+  detail::worker::current()->add_timer(static_cast<sleep_timer*>(arg));
   return true;
 }
 

@@ -52,11 +52,12 @@ void timer_heap::publish_earliest() noexcept {
                   std::memory_order_relaxed);
 }
 
-void timer_heap::add(timer_entry* entry) {
+bool timer_heap::add(timer_entry* entry) {
   std::lock_guard<spinlock> hold(lock_);
   heap_.push_back(entry);
   sift_up(heap_.size() - 1);
   publish_earliest();
+  return entry->heap_index == 0;
 }
 
 bool timer_heap::remove(timer_entry* entry) noexcept {

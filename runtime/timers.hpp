@@ -35,10 +35,12 @@ struct timer_entry {
 
 class timer_heap {
  public:
-  /// Queues `entry`. Any thread.
-  void add(timer_entry* entry);
+  /// Queues `entry`. Any thread. True if it became the earliest deadline.
+  bool add(timer_entry* entry);
   /// Removes `entry` if still queued; false if it already fired. Any thread.
+  /// When it returns, no fire callback of `entry` is running.
   bool remove(timer_entry* entry) noexcept;
+
   /// Pops every entry due at `now_ns` and calls its fire(). Returns how many. Any thread.
   std::size_t fire_due(std::int64_t now_ns) noexcept;
   /// Earliest deadline, or no_deadline. Any thread; a relaxed snapshot.
@@ -57,8 +59,8 @@ class timer_heap {
   std::vector<timer_entry*> heap_;  // guarded by lock_
   // Written under lock_, read without it: relaxed, as a hint only. A reader
   // that sees a stale value either takes the lock for nothing or fires a
-  // timer a little later (at its next check), never loses it: the owner
-  // re-reads under the lock before sleeping.
+  // timer a little later (at its next check). A sleeping worker that missed
+  // a new earliest deadline is woken by worker::add_timer to re-read it.
   std::atomic<std::int64_t> earliest_{no_deadline};
 };
 

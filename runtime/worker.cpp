@@ -96,14 +96,18 @@ runtime_core& worker::core() noexcept { return core_; }
 
 fiber* worker::next_local() noexcept {
   if (++tick_ % fairness_period == 0) {
+    // Fairness: the LIFO end alone would let two fibers that wake each other
+    // run forever ahead of everything else; so now and then take the oldest
+    // work instead: outside work, due timers, a yielder, the deque's top
+    // (tokio caps its LIFO slot for the same reason).
     fire_due_timers(false);
     if (fiber* f = take_injected()) return f;
+    if (fiber* f = pop_yielded()) return f;
+    const steal_result<fiber*> oldest = stealer_.steal();
+    if (oldest.status == steal_status::success) return oldest.value;
   }
   if (const auto f = owner_.pop()) return *f;
-  if (fiber* f = yield_head_) {
-    yield_head_ = f->next_in_list;
-    if (!yield_head_) yield_tail_ = nullptr;
-    f->next_in_list = nullptr;
+  if (fiber* f = pop_yielded()) {
     share_yielded_if_idle();
     return f;
   }
@@ -114,6 +118,10 @@ fiber* worker::next_local() noexcept {
   return nullptr;
 }
 
+void worker::add_timer(timer_entry* entry) {
+  if (timers_.add(entry) && core_.idle.sleeping() > 0) core_.idle.wake_one_sleeper();
+}
+
 fiber* worker::take_injected() noexcept {
   if (core_.inject.probably_empty()) return nullptr;
   fiber* f = core_.inject.pop();
@@ -122,6 +130,15 @@ fiber* worker::take_injected() noexcept {
   // synchronizes through standalone fences, which ThreadSanitizer does not
   // model; this load is an edge it sees (and a real one besides).
   if (f) (void)f->state.load(std::memory_order_acquire);
+  return f;
+}
+
+fiber* worker::pop_yielded() noexcept {
+  fiber* f = yield_head_;
+  if (!f) return nullptr;
+  yield_head_ = f->next_in_list;
+  if (!yield_head_) yield_tail_ = nullptr;
+  f->next_in_list = nullptr;
   return f;
 }
 
@@ -228,7 +245,9 @@ void worker::await_wake_word() noexcept {
 }
 
 void worker::sleep() noexcept {
-  sleep_word_.store(1, std::memory_order_relaxed);
+  // exchange (acq_rel), not a store: if shutdown's unpark() wrote 0 first,
+  // we read it and so also see `stopping_`, written before it.
+  sleep_word_.exchange(1, std::memory_order_acq_rel);
   core_.idle.add_sleeper(index_);
   if (searching_) {
     searching_ = false;
@@ -279,6 +298,7 @@ void worker::unpark() noexcept {
 [[gnu::always_inline]] inline void worker::switch_to(worker* self, fiber* next,
                                                      switch_record& record) noexcept {
   const bool leaving_forever = record.action == after_switch::retire;
+  const exception_state exceptions = save_exception_state();
   transfer t{};
   if (next) {
     if (!next->context) {
@@ -299,6 +319,7 @@ void worker::unpark() noexcept {
     t = switch_context(self->own_context_, self->own_stack_, &record, leaving_forever);
   }
   // Resumed; possibly on another worker's thread, so `self` may be stale.
+  restore_exception_state(exceptions);
   worker::current()->complete_switch(t);
 }
 
@@ -367,6 +388,7 @@ void worker::finish_current() {
 }
 
 [[noreturn]] void fiber_entry(transfer t) noexcept {
+  restore_exception_state(exception_state{});  // a new fiber has caught nothing
   worker* w = worker::current();
   w->complete_switch(t);
   fiber* self = w->running();

@@ -91,6 +91,11 @@ class worker {
   /// Completes a switch on the context that was switched to.
   void complete_switch(transfer t) noexcept;
   timer_heap& timers() noexcept { return timers_; }
+  /// Arms a timer on this worker's heap. If it is now the earliest here and
+  /// some worker sleeps, wakes one so it re-reads the deadlines: this worker
+  /// may stay busy past the deadline, and a sleeper's timeout was computed
+  /// before the timer existed.
+  void add_timer(timer_entry* entry);
   worker_counters& counters() noexcept { return counters_; }
 
   // ---- any thread
@@ -107,6 +112,7 @@ class worker {
   void run() noexcept;
   fiber* next_local() noexcept;
   fiber* take_injected() noexcept;
+  fiber* pop_yielded() noexcept;
   fiber* find_work() noexcept;
   fiber* search() noexcept;
   fiber* steal_one() noexcept;

@@ -77,6 +77,35 @@ TEST(Runtime, ExceptionReachesBlockOn) {
   EXPECT_THROW(rt.block_on([] { throw std::out_of_range("x"); }), std::out_of_range);
 }
 
+TEST(Runtime, ParkingInsideCatchKeepsTheCaughtException) {
+  // The C++ runtime keeps caught exceptions per thread; a fiber that waits
+  // inside a catch block may resume on another thread, among fibers that
+  // throw too. Its exception state must travel with it.
+  weft::runtime rt(weft::options{.workers = 2});
+  std::atomic<int> ok{0};
+  rt.block_on([&ok] {
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 200; ++i) {
+      hs.push_back(weft::spawn([&ok, i] {
+        try {
+          throw std::runtime_error(std::to_string(i));
+        } catch (const std::runtime_error&) {
+          weft::this_fiber::sleep_for(std::chrono::microseconds(i % 7 * 50));
+          weft::this_fiber::yield();
+          try {
+            std::rethrow_exception(std::current_exception());
+          } catch (const std::runtime_error& again) {
+            if (again.what() == std::to_string(i)) ok.fetch_add(1);
+          }
+        }
+      }));
+    }
+    for (auto& h : hs) h.join();
+  });
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(std::uncaught_exceptions(), 0);
+}
+
 TEST(Runtime, JoinTwiceAndDetachEmptyThrowLogicError) {
   weft::runtime rt(weft::options{.workers = 1});
   auto h = rt.spawn([] { return 1; });

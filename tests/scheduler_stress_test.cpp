@@ -179,6 +179,65 @@ TEST(Yield, TwoYieldersAlternate) {
   for (std::size_t i = 1; i < order.size(); ++i) EXPECT_NE(order[i], order[i - 1]) << "at " << i;
 }
 
+TEST(Fairness, PingPongPairDoesNotStarveOlderWork) {
+  // Two fibers that wake each other forever keep the LIFO end of the deque
+  // busy; an older ready fiber and a yielder must still get to run.
+  weft::runtime rt(weft::options{.workers = 1});
+  std::atomic<bool> stop{false};
+  std::atomic<bool> older_ran{false}, yielder_ran{false};
+  rt.block_on([&] {
+    weft::channel<int> ping, pong;
+    auto a = weft::spawn([&, ping, pong]() mutable {
+      while (!stop.load()) {
+        ping.send(1);
+        pong.recv();
+      }
+      ping.close();
+    });
+    auto b = weft::spawn([ping, pong]() mutable {
+      while (ping.recv()) pong.send(1);
+    });
+    auto yielder = weft::spawn([&] {
+      weft::this_fiber::yield();
+      yielder_ran.store(true);
+    });
+    auto older = weft::spawn([&] { older_ran.store(true); });
+    while (!older_ran.load() || !yielder_ran.load()) weft::this_fiber::yield();
+    stop.store(true);
+    a.join();
+    b.join();
+    yielder.join();
+    older.join();
+  });
+  EXPECT_TRUE(older_ran.load());
+  EXPECT_TRUE(yielder_ran.load());
+}
+
+TEST(Timers, SleepOnABusyWorkerWakesOnTime) {
+  // One worker stays busy; the other sleeps. A short sleep armed on the busy
+  // worker must be fired by the sleeping one, not wait for the busy one.
+  weft::runtime rt(weft::options{.workers = 2});
+  std::atomic<bool> stop{false};
+  std::atomic<int> slept{0};
+  rt.block_on([&] {
+    auto sleeper = weft::spawn([&] {
+      for (int i = 0; i < 20; ++i) {
+        weft::this_fiber::sleep_for(std::chrono::microseconds(200));
+        slept.fetch_add(1);
+      }
+      stop.store(true);
+    });
+    // Busy without parking or yielding, on whichever worker runs it.
+    auto busy = weft::spawn([&] {
+      while (!stop.load()) {
+      }
+    });
+    sleeper.join();
+    busy.join();
+  });
+  EXPECT_EQ(slept.load(), 20);
+}
+
 TEST(Yield, YielderDoesNotStarveNewWork) {
   // A fiber that yields forever on one worker must not keep a newly spawned
   // fiber, a woken sleeper, or outside work from running.

@@ -32,12 +32,22 @@ enum class fiber_state {
   parked,   ///< waiting; see fiber_info::waiting_on
 };
 
-/// Why a parked fiber waits. Later releases add kinds; treat unknown ones as "other".
+/// Why a parked fiber waits. Later releases may add kinds; treat unknown ones as "other".
 enum class wait_kind {
-  none,   ///< not waiting
-  join,   ///< join_handle::join / runtime::block_on on another fiber
-  sleep,  ///< this_fiber::sleep_for / sleep_until
-  other,  ///< any other parking wait
+  none,                ///< not waiting
+  join,                ///< join_handle::join / runtime::block_on on another fiber
+  sleep,               ///< this_fiber::sleep_for / sleep_until
+  mutex,               ///< weft::mutex::lock
+  shared_mutex,        ///< weft::shared_mutex, shared or exclusive
+  condition_variable,  ///< weft::condition_variable::wait
+  semaphore,           ///< weft::semaphore::acquire
+  latch,               ///< weft::latch::wait
+  barrier,             ///< weft::barrier::arrive_and_wait
+  wait_group,          ///< weft::wait_group::wait
+  channel_send,        ///< weft::channel::send
+  channel_recv,        ///< weft::channel::recv
+  select,              ///< weft::select
+  other,               ///< any other parking wait
 };
 
 /// One live fiber, as enumerated by runtime::fibers().

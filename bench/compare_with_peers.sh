@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# Runs weft's workload driver and the peer implementations (Go, Boost.Fiber,
+# oneTBB, OpenMP, thread pools, raw Boost.Context) on this machine in one
+# session, interleaved, and prints a Markdown table of medians and ratios that
+# can be pasted into docs/benchmarks.md as is.
+#
+#   bench/compare_with_peers.sh [options] PEERS_DIR
+#
+#   PEERS_DIR           folder with the peers and their run.sh (e.g. /work/shared/peers);
+#                       may be read-only: peers are built into <build>/peers
+#   --runs N            repetitions per (case, implementation), default 5
+#   --build DIR         weft's build folder, default build/release; must contain
+#                       bench/weft-workloads
+#   --filter REGEX      only cases whose text (e.g. "fib n=30") matches REGEX
+#   --peers LIST        only these peer binaries (comma or space separated)
+#   --workers N         workers= passed when a case does not set it, default 2
+#                       (never passed to yield, which always uses 1 worker)
+#   --timeout SEC       kill one run after SEC seconds (counts as a failure), default 300
+#   --rebuild           rebuild the peers even when their binaries look up to date
+#
+# Each repetition runs every implementation once (round-robin, the starting
+# implementation rotating per repetition) before the next repetition starts, so
+# machine noise is spread fairly. A peer that exits 3 cannot express the
+# workload ("n/a"); any other failure is warned about and shown as "fail".
+# Cases that weft's driver does not know yet are skipped (listed in a note).
+#
+# Output: the Markdown report on stdout (also written to
+# <build>/peers-compare/table.md); every raw result line is appended to
+# <build>/peers-compare/raw.txt; stderr of the runs goes to
+# <build>/peers-compare/stderr.txt; progress goes to stderr.
+set -euo pipefail
+
+# ------------------------------------------------------------------ cases
+# One entry per table row: "<workload> [key=value ...]" as given to every
+# implementation. workers=<--workers> is appended unless the entry sets
+# workers= itself or the workload is yield. Edit freely.
+CASES=(
+  "skynet"
+  "skynet_chan"
+  "fib n=25"
+  "fib n=30"
+  "yield"
+  "pingpong workers=1"
+  "pingpong workers=2"
+  "mutex"
+  "pool"
+  "nqueens n=11"
+  "nqueens n=13 cutoff=3"
+  "sleep"
+  "parked"
+)
+
+# Extra arguments for one implementation on one workload: ["<impl>|<workload>"].
+declare -A EXTRA_ARGS=(
+  # one 1,000,000-round pass with mutex+condvar threads takes ~45 s; value stays per round trip
+  ["std_thread|pingpong"]="rounds=100000"
+)
+
+# Cells shown but never chosen as "best peer": ["<impl>|<workload>"]=reason.
+declare -A NOT_COMPARABLE=(
+  ["omp|pool"]="libgomp runs a task inline on the submitter once 64 x threads are queued"
+)
+
+# Peer binaries built by PEERS_DIR/run.sh, in column order.
+PEERS=(go_peer boostfiber tbb omp naive_pool asio_pool std_thread fcontext context_fiber)
+
+# ------------------------------------------------------------------ arguments
+ORIG_ARGS=("$@")
+RUNS=5
+BUILD=""
+FILTER=""
+WORKERS=2
+TIMEOUT=300
+REBUILD=""
+PEER_LIST=""
+PEERS_DIR=""
+
+usage() {
+  sed -n '/^#   bench/,/^#   --rebuild/p' "$0" | sed 's/^# \{0,1\}//'
+  exit "${1:-2}"
+}
+die() { echo "compare_with_peers: $*" >&2; exit 2; }
+warn() { echo "compare_with_peers: warning: $*" >&2; }
+
+while (($#)); do
+  case "$1" in
+    --runs) RUNS=${2:?--runs needs a value}; shift 2 ;;
+    --runs=*) RUNS=${1#*=}; shift ;;
+    --build) BUILD=${2:?--build needs a value}; shift 2 ;;
+    --build=*) BUILD=${1#*=}; shift ;;
+    --filter) FILTER=${2?--filter needs a value}; shift 2 ;;
+    --filter=*) FILTER=${1#*=}; shift ;;
+    --peers) PEER_LIST=${2?--peers needs a value}; shift 2 ;;
+    --peers=*) PEER_LIST=${1#*=}; shift ;;
+    --workers) WORKERS=${2:?--workers needs a value}; shift 2 ;;
+    --workers=*) WORKERS=${1#*=}; shift ;;
+    --timeout) TIMEOUT=${2:?--timeout needs a value}; shift 2 ;;
+    --timeout=*) TIMEOUT=${1#*=}; shift ;;
+    --rebuild) REBUILD=1; shift ;;
+    -h | --help) usage 0 ;;
+    --) shift; break ;;
+    -*) echo "unknown option: $1" >&2; usage 2 ;;
+    *)
+      [[ -z "$PEERS_DIR" ]] || die "more than one PEERS_DIR given ('$PEERS_DIR', '$1')"
+      PEERS_DIR=$1; shift ;;
+  esac
+done
+if (($#)); then
+  [[ -z "$PEERS_DIR" && $# -eq 1 ]] || die "unexpected arguments: $*"
+  PEERS_DIR=$1
+fi
+[[ -n "$PEERS_DIR" ]] || { echo "missing PEERS_DIR" >&2; usage 2; }
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "--workers must be a positive integer, got '$WORKERS'"
+[[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer, got '$TIMEOUT'"
+if [[ -n "$FILTER" ]]; then
+  # validate the regex once ([[ =~ ]] returns 2 on a bad pattern)
+  rc=0; [[ "" =~ $FILTER ]] || rc=$?
+  ((rc != 2)) || die "bad --filter regex '$FILTER'"
+fi
+
+[[ -d "$PEERS_DIR" ]] || die "PEERS_DIR '$PEERS_DIR' is not a folder"
+[[ -f "$PEERS_DIR/run.sh" ]] || die "no run.sh in PEERS_DIR '$PEERS_DIR'"
+PEERS_DIR=$(realpath "$PEERS_DIR")
+
+# default: build/release of the repository this script is in
+[[ -n "$BUILD" ]] || BUILD="$(dirname "$0")/../build/release"
+DRIVER="$BUILD/bench/weft-workloads"
+if [[ ! -x "$DRIVER" ]]; then
+  {
+    echo "compare_with_peers: $DRIVER not found (or not executable)."
+    echo "Build weft's workload driver first, from the repository root:"
+    echo "  cmake --preset release && cmake --build --preset release --target weft-workloads"
+    echo "(or pass --build DIR for another build folder)"
+  } >&2
+  exit 2
+fi
+BUILD=$(realpath "$BUILD")
+DRIVER="$BUILD/bench/weft-workloads"
+
+if [[ -n "$PEER_LIST" ]]; then
+  read -r -a wanted <<<"${PEER_LIST//,/ }"
+  for p in "${wanted[@]}"; do
+    found=""
+    for q in "${PEERS[@]}"; do
+      if [[ "$p" == "$q" ]]; then found=1; fi
+    done
+    [[ -n "$found" ]] || die "unknown peer '$p' (known: ${PEERS[*]})"
+  done
+  PEERS=("${wanted[@]}")
+fi
+
+command -v timeout >/dev/null || die "'timeout' (coreutils) is required"
+
+OUT="$BUILD/peers-compare"
+PB="$BUILD/peers"
+mkdir -p "$OUT" "$PB"
+RAW="$OUT/raw.txt"
+ERRLOG="$OUT/stderr.txt"
+TABLE="$OUT/table.md"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# ------------------------------------------------------------------ select cases
+SEL=()
+for c in "${CASES[@]}"; do
+  if [[ -z "$FILTER" || "$c" =~ $FILTER ]]; then SEL+=("$c"); fi
+done
+((${#SEL[@]})) || die "no case matches --filter '$FILTER' (cases: $(printf '"%s" ' "${CASES[@]}"))"
+
+# ------------------------------------------------------------------ build peers
+peers_stale() {
+  [[ -n "$REBUILD" ]] && return 0
+  local p
+  for p in "${PEERS[@]}"; do
+    [[ -x "$PB/$p" ]] || return 0
+    # any peer source (or run.sh) newer than this binary?
+    [[ -z "$(find "$PEERS_DIR" -path "$PEERS_DIR/build" -prune -o -type f -newer "$PB/$p" -print -quit)" ]] || return 0
+  done
+  return 1
+}
+if peers_stale; then
+  echo "building peers into $PB/ with $PEERS_DIR/run.sh (BUILD_ONLY=1) ..." >&2
+  if ! BUILD_ONLY=1 PEERS_BUILD="$PB" bash "$PEERS_DIR/run.sh" >&2; then
+    warn "peer build failed; peers without a binary are left out"
+  fi
+fi
+AVAIL=()
+for p in "${PEERS[@]}"; do
+  if [[ -x "$PB/$p" ]]; then AVAIL+=("$p"); else warn "no peer binary $PB/$p; left out"; fi
+done
+
+# ------------------------------------------------------------------ helpers
+label() { # column name of an implementation
+  case "$1" in go_peer) echo go ;; *) echo "$1" ;; esac
+}
+binary() {
+  if [[ "$1" == weft ]]; then echo "$DRIVER"; else echo "$PB/$1"; fi
+}
+field() { # field KEY LINE
+  local re="(^|[[:space:]])$1=([^[:space:]]+)"
+  if [[ "$2" =~ $re ]]; then echo "${BASH_REMATCH[2]}"; fi
+}
+# "median min max" of the numbers given as arguments
+stats() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+          printf "%.17g %.17g %.17g\n", m, v[1], v[NR] }'
+}
+fmt() {
+  awk -v x="$1" 'BEGIN { if (x >= 100000) printf "%.0f", x; else if (x >= 100) printf "%.1f", x; else printf "%.3g", x }'
+}
+fmt_ratio() {
+  awk -v x="$1" 'BEGIN { if (x >= 0.1 && x < 100) printf "%.2f", x; else printf "%.3g", x }'
+}
+higher_is_better() { # unit
+  [[ "$1" =~ (per_s|/s)$ ]]
+}
+
+# ------------------------------------------------------------------ run
+declare -A VALS=() STATUS=() UNIT=() WORKERS_OF=()
+SKIPPED=()
+shell_quote() { # like printf %q, but with readable single quotes
+  local a out=""
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./=:,+@%-]+$ ]]; then out+=" $a"; else out+=" '${a//\'/\'\\\'\'}'"; fi
+  done
+  echo "${out# }"
+}
+CMDLINE=$(shell_quote "$0" "${ORIG_ARGS[@]}")
+{
+  echo "# session $(date -Iseconds) nproc=$(nproc) command: $CMDLINE"
+} >>"$RAW"
+
+IMPLS=(weft "${AVAIL[@]}")
+NI=${#IMPLS[@]}
+ci=0
+for c in "${SEL[@]}"; do
+  ci=$((ci + 1))
+  read -r -a cargs <<<"$c"
+  wl=${cargs[0]}
+  if [[ "$wl" != yield && " $c " != *" workers="* ]]; then cargs+=("workers=$WORKERS"); fi
+  for i in "${IMPLS[@]}"; do STATUS["$c|$i"]=pending; VALS["$c|$i"]=""; done
+  skip=""
+  for ((r = 1; r <= RUNS && !skip; r++)); do
+    for ((k = 0; k < NI; k++)); do
+      i=${IMPLS[$(((k + r - 1) % NI))]}
+      [[ "${STATUS["$c|$i"]}" == pending || "${STATUS["$c|$i"]}" == ok ]] || continue
+      args=("${cargs[@]}")
+      if [[ -n "${EXTRA_ARGS["$i|$wl"]:-}" ]]; then
+        read -r -a extra <<<"${EXTRA_ARGS["$i|$wl"]}"
+        args+=("${extra[@]}")
+      fi
+      printf '[%d/%d %s] run %d/%d %-13s ' "$ci" "${#SEL[@]}" "$c" "$r" "$RUNS" "$(label "$i")" >&2
+      rc=0
+      out=$(timeout -k 10 "$TIMEOUT" "$(binary "$i")" "${args[@]}" 2>"$TMP/err") || rc=$?
+      { [[ -s "$TMP/err" ]] && sed "s|^|[$i ${args[*]}] |" "$TMP/err"; } >>"$ERRLOG" || true
+      line=$(grep -E '^workload=' <<<"$out" | tail -n 1 || true)
+      value=$(field value "$line")
+      if ((rc == 0)) && [[ "$value" =~ ^[0-9.eE+-]+$ ]]; then
+        echo "$line" >>"$RAW"
+        VALS["$c|$i"]+="$value "
+        STATUS["$c|$i"]=ok
+        UNIT["$c|$i"]=$(field unit "$line")
+        WORKERS_OF["$c|$i"]=$(field workers "$line")
+        echo "$value $(field unit "$line")" >&2
+      elif ((rc == 3)) || { [[ "$i" == weft ]] && grep -q 'unknown workload' "$TMP/err"; }; then
+        STATUS["$c|$i"]=na
+        echo "n/a" >&2
+        echo "# n/a: $i ${args[*]}" >>"$RAW"
+        if [[ "$i" == weft ]]; then
+          # weft's driver does not have this workload (yet): skip the whole case
+          skip=1
+          SKIPPED+=("$c")
+          echo "   weft-workloads has no '$wl' yet; skipping this case" >&2
+          break
+        fi
+      else
+        STATUS["$c|$i"]=fail
+        why="exit status $rc"
+        ((rc == 124 || rc == 137)) && why="timed out after ${TIMEOUT}s"
+        ((rc == 0)) && why="no value in output '$out'"
+        echo "FAIL" >&2
+        warn "$(binary "$i") ${args[*]}: $why; stderr: $(tail -n 3 "$TMP/err" | tr '\n' ' ')"
+        echo "# FAIL ($why): $i ${args[*]}" >>"$RAW"
+      fi
+    done
+  done
+done
+
+# ------------------------------------------------------------------ report
+ROWS=()
+for c in "${SEL[@]}"; do
+  if [[ "${STATUS["$c|weft"]}" != na ]]; then ROWS+=("$c"); fi
+done
+
+# peer columns: only those that are not n/a everywhere
+COLS=()
+for p in "${AVAIL[@]}"; do
+  keep=""
+  for c in "${ROWS[@]}"; do
+    if [[ "${STATUS["$c|$p"]}" != na ]]; then keep=1; fi
+  done
+  if [[ -n "$keep" ]]; then COLS+=("$p"); fi
+done
+
+declare -A MED=() MIN=() MAX=()
+for c in "${ROWS[@]}"; do
+  for i in weft "${COLS[@]}"; do
+    [[ -n "${VALS["$c|$i"]}" ]] || continue
+    read -r -a v <<<"${VALS["$c|$i"]}"
+    read -r MED["$c|$i"] MIN["$c|$i"] MAX["$c|$i"] < <(stats "${v[@]}")
+  done
+done
+
+cell() { # c impl
+  local s=${STATUS["$1|$2"]}
+  case "$s" in
+    ok) fmt "${MED["$1|$2"]}" ;;
+    na) echo "n/a" ;;
+    fail) echo "fail" ;;
+    *) echo "—" ;;
+  esac
+}
+
+report() {
+  local cpu
+  cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+  [[ -n "$cpu" ]] || cpu=$(uname -m)
+  local rev
+  rev=$(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo unknown)
+  echo "Measured $(date '+%Y-%m-%d %H:%M %Z') on $(nproc) CPUs ($cpu), weft $rev;" \
+    "median of $RUNS interleaved runs per cell; command: \`$CMDLINE\`"
+  echo
+  local hdr="| workload | workers | unit | weft |" sep="|---|---:|---|---:|"
+  local p
+  for p in "${COLS[@]}"; do hdr+=" $(label "$p") |"; sep+="---:|"; done
+  hdr+=" best peer | weft / best peer ¹ |"
+  sep+="---|---:|"
+  echo "$hdr"
+  echo "$sep"
+  local c i unit workers row best bestv ratio wl star=""
+  for c in "${ROWS[@]}"; do
+    unit="" workers=""
+    for i in weft "${COLS[@]}"; do
+      if [[ -z "$unit" && "${STATUS["$c|$i"]}" == ok ]]; then
+        unit=${UNIT["$c|$i"]}
+        workers=${WORKERS_OF["$c|$i"]}
+      fi
+    done
+    row="| \`$c\` | ${workers:-?} | ${unit:-?} | $(cell "$c" weft) |"
+    best="" bestv=""
+    for p in "${COLS[@]}"; do
+      local cv
+      cv=$(cell "$c" "$p")
+      wl=${c%% *}
+      if [[ -n "${NOT_COMPARABLE["$p|$wl"]:-}" ]]; then
+        cv+=" ²"; star=1
+      elif [[ "${STATUS["$c|$p"]}" == ok && "${UNIT["$c|$p"]}" == "$unit" ]]; then
+        if [[ -z "$bestv" ]] ||
+          { higher_is_better "$unit" && awk -v a="${MED["$c|$p"]}" -v b="$bestv" 'BEGIN { exit !(a > b) }'; } ||
+          { ! higher_is_better "$unit" && awk -v a="${MED["$c|$p"]}" -v b="$bestv" 'BEGIN { exit !(a < b) }'; }; then
+          best=$p bestv=${MED["$c|$p"]}
+        fi
+      fi
+      row+=" $cv |"
+    done
+    if [[ -n "$best" && "${STATUS["$c|weft"]}" == ok ]]; then
+      ratio=$(awk -v a="${MED["$c|weft"]}" -v b="$bestv" 'BEGIN { if (b == 0) print "inf"; else printf "%.17g", a / b }')
+      [[ "$ratio" == inf ]] || ratio=$(fmt_ratio "$ratio")
+      higher_is_better "$unit" && ratio+=" (higher is better)"
+      row+=" $(label "$best") | $ratio |"
+    else
+      if [[ -n "$best" ]]; then row+=" $(label "$best") | — |"; else row+=" — | — |"; fi
+    fi
+    echo "$row"
+  done
+  echo
+  echo "¹ weft's median divided by the best peer's median, same session. For time-like units" \
+    "(ms, ns_per_op, KiB_per_fiber) smaller is better, so a ratio < 1 means weft is faster;" \
+    "for rates (ops_per_s, tasks/s) larger is better, so a ratio > 1 means weft is faster." \
+    "n/a: the peer cannot express the workload; fail: a run failed (see stderr)."
+  if [[ -n "$star" ]]; then
+    local k
+    for k in "${!NOT_COMPARABLE[@]}"; do
+      if [[ " ${COLS[*]} " == *" ${k%%|*} "* ]]; then
+        echo "² Not used as best peer: $(label "${k%%|*}") ${k#*|}: ${NOT_COMPARABLE[$k]}."
+      fi
+    done
+  fi
+  if ((${#SKIPPED[@]})); then
+    local sk
+    sk=$(printf "\`%s\`, " "${SKIPPED[@]}")
+    echo "Skipped (weft-workloads does not have the workload yet): ${sk%, }."
+  fi
+  echo
+  echo "<details><summary>median, min and max per implementation</summary>"
+  echo
+  echo "| workload | impl | workers | unit | median | min | max | runs |"
+  echo "|---|---|---:|---|---:|---:|---:|---:|"
+  for c in "${ROWS[@]}"; do
+    for i in weft "${COLS[@]}"; do
+      local n=0
+      if [[ -n "${VALS["$c|$i"]}" ]]; then
+        read -r -a v <<<"${VALS["$c|$i"]}"
+        n=${#v[@]}
+      fi
+      case "${STATUS["$c|$i"]}" in
+        ok) echo "| \`$c\` | $(label "$i") | ${WORKERS_OF["$c|$i"]} | ${UNIT["$c|$i"]} |" \
+          "$(fmt "${MED["$c|$i"]}") | $(fmt "${MIN["$c|$i"]}") | $(fmt "${MAX["$c|$i"]}") | $n/$RUNS |" ;;
+        fail) echo "| \`$c\` | $(label "$i") | | | fail | | | $n/$RUNS |" ;;
+        *) ;;
+      esac
+    done
+  done
+  echo
+  echo "</details>"
+}
+
+report | tee "$TABLE"
+echo "raw lines appended to $RAW; table also in $TABLE" >&2

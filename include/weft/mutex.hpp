@@ -1,0 +1,64 @@
+// weft::mutex: a mutual-exclusion lock that parks waiting fibers.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "weft/detail/deadline.hpp"
+#include "weft/detail/wait_list.hpp"
+
+namespace weft {
+
+/// Mutual exclusion for fibers and threads alike (Lockable and
+/// TimedLockable: works with std::lock_guard, std::unique_lock,
+/// std::scoped_lock). A fiber that waits parks and frees its worker; a plain
+/// thread blocks. Uncontended lock() and unlock() are one atomic operation
+/// each and never allocate.
+///
+/// Fairness: a waiter is woken in FIFO order; if a newcomer takes the lock
+/// before the woken waiter gets to run, that waiter goes back to the head of
+/// the queue and the next unlock() hands the lock to it directly. So no
+/// waiter is passed over more than once per wake-up (compare Go's starvation
+/// mode).
+///
+/// Misuse: unlocking a mutex that is not locked always aborts with a
+/// message; with WEFT_DEBUG_CHECKS, so does unlocking a mutex another fiber
+/// or thread holds. Not recursive: locking it again from its holder deadlocks.
+class mutex {
+ public:
+  mutex() noexcept = default;
+  mutex(const mutex&) = delete;
+  mutex& operator=(const mutex&) = delete;
+
+  /// Acquires the lock, waiting as long as needed.
+  void lock();
+  /// Acquires the lock if it is free now.
+  bool try_lock() noexcept;
+  /// Releases the lock; wakes (or hands the lock to) the first waiter.
+  void unlock();
+  /// Tries to acquire the lock for up to `timeout`; false if it timed out.
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
+    return try_lock() || lock_until(detail::deadline_after(timeout));
+  }
+  /// Tries to acquire the lock until `deadline`; false if it timed out.
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& deadline) {
+    return try_lock() || lock_until(detail::to_steady(deadline));
+  }
+
+ private:
+  bool lock_until(detail::steady_time deadline);
+  bool acquire_slow(detail::steady_time deadline);
+  void release_slow();
+
+  /// bit 0: locked; bit 1: the wait list may hold waiters (set and cleared
+  /// under the list's lock).
+  std::atomic<std::uint32_t> state_{0};
+  /// The holder (fiber id, or a thread token); kept with WEFT_DEBUG_CHECKS.
+  std::atomic<std::uint64_t> holder_{0};
+  detail::wait_list waiters_;
+};
+
+}  // namespace weft
