@@ -71,6 +71,17 @@ double warm_then_time_ms(F&& body) {
       .count();
 }
 
+/// Resident set size of this process in KiB (from /proc/self/statm).
+inline long rss_kib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  long size = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &size, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * 4;  // pages of 4 KiB (x86-64 and AArch64 Linux defaults)
+}
+
 inline void report(const std::string& workload, long workers, double value, const char* unit) {
   std::printf("workload=%s impl=weft workers=%ld value=%.3f unit=%s\n", workload.c_str(), workers,
               value, unit);

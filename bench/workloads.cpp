@@ -1,8 +1,13 @@
 // weft-workloads: the shared benchmark workloads (../shared/workloads.md),
 // written for weft. Usage: weft-workloads <workload> [key=value ...]
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "weft/weft.hpp"
 #include "workload_support.hpp"
@@ -93,15 +98,161 @@ int run_yield(const workload_args& args) {
   return 0;
 }
 
+// skynet_chan: the original skynet; each parent makes a channel, its
+// children send their sums on it, the parent receives 10 values.
+void skynet_chan(weft::channel<std::int64_t> out, std::int64_t num, std::int64_t size) {
+  if (size == 1) {
+    out.send(num);
+    return;
+  }
+  const std::int64_t part = size / 10;
+  weft::channel<std::int64_t> sums(10);
+  for (int i = 0; i < 10; ++i) weft::spawn(skynet_chan, sums, num + i * part, part).detach();
+  std::int64_t total = 0;
+  for (int i = 0; i < 10; ++i) total += *sums.recv();
+  out.send(total);
+}
+
+int run_skynet_chan(const workload_args& args) {
+  const long workers = args.get("workers", 2);
+  weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
+  const double ms = warm_then_time_ms([&rt] {
+    const std::int64_t sum = rt.block_on([] {
+      weft::channel<std::int64_t> result(1);
+      skynet_chan(result, 0, 1'000'000);
+      return *result.recv();
+    });
+    check(sum == 499999500000, "skynet_chan sum");
+  });
+  report("skynet_chan", workers, ms, "ms");
+  return 0;
+}
+
+// pingpong: two fibers exchange an int over two unbuffered channels.
+int run_pingpong(const workload_args& args) {
+  const long workers = args.get("workers", 2);
+  const long rounds = args.get("rounds", 1'000'000);
+  weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
+  const double ms = warm_then_time_ms([&rt, rounds] {
+    weft::channel<long> ping, pong;
+    auto echo = rt.spawn([ping, pong, rounds]() mutable {
+      for (long i = 0; i < rounds; ++i) pong.send(*ping.recv() + 1);
+    });
+    const bool ok = rt.block_on([ping, pong, rounds]() mutable {
+      bool good = true;
+      for (long i = 0; i < rounds; ++i) {
+        ping.send(i);
+        good = good && *pong.recv() == i + 1;
+      }
+      return good;
+    });
+    echo.join();
+    check(ok, "pingpong values");
+  });
+  report("pingpong", workers, ms * 1e6 / static_cast<double>(rounds), "ns_per_op");
+  return 0;
+}
+
+// mutex: `fibers` fibers each lock, increment a shared counter, unlock, `iters` times.
+int run_mutex(const workload_args& args) {
+  const long workers = args.get("workers", 2);
+  const long fibers = args.get("fibers", 1000);
+  const long iters = args.get("iters", 1000);
+  weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
+  const double ms = warm_then_time_ms([&rt, fibers, iters] {
+    weft::mutex m;
+    long counter = 0;
+    rt.block_on([&] {
+      weft::wait_group wg;
+      wg.add(fibers);
+      for (long f = 0; f < fibers; ++f) {
+        weft::spawn([&] {
+          for (long i = 0; i < iters; ++i) {
+            std::lock_guard<weft::mutex> hold(m);
+            ++counter;
+          }
+          wg.done();
+        }).detach();
+      }
+      wg.wait();
+    });
+    check(counter == fibers * iters, "mutex counter");
+  });
+  report("mutex", workers, ms, "ms");
+  return 0;
+}
+
+// sleep: `fibers` fibers each sleep `ms`, then finish (peak RSS is measured
+// outside, e.g. with /usr/bin/time -f %M).
+int run_sleep(const workload_args& args) {
+  const long workers = args.get("workers", 2);
+  const long fibers = args.get("fibers", 100'000);
+  const long sleep_ms = args.get("ms", 10);
+  weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
+  const double ms = warm_then_time_ms([&rt, fibers, sleep_ms] {
+    std::atomic<long> done{0};
+    rt.block_on([&] {
+      weft::wait_group wg;
+      wg.add(fibers);
+      for (long i = 0; i < fibers; ++i) {
+        weft::spawn([&] {
+          weft::this_fiber::sleep_for(std::chrono::milliseconds(sleep_ms));
+          done.fetch_add(1, std::memory_order_relaxed);
+          wg.done();
+        }).detach();
+      }
+      wg.wait();
+    });
+    check(done.load() == fibers, "sleep count");
+  });
+  report("sleep", workers, ms, "ms");
+  return 0;
+}
+
+// parked: `fibers` fibers each block receiving on its own channel; RSS growth
+// while all are parked, per fiber. Measured cold (a warm-up would leave
+// stacks resident and hide the growth), as the peers do.
+int run_parked(const workload_args& args) {
+  const long workers = args.get("workers", 2);
+  const long fibers = args.get("fibers", 100'000);
+  weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
+  std::vector<weft::channel<long>> chans;
+  chans.reserve(static_cast<std::size_t>(fibers));
+  for (long i = 0; i < fibers; ++i) chans.emplace_back();
+  std::atomic<long> sum{0};
+  weft::wait_group ready, finished;
+  ready.add(fibers);
+  finished.add(fibers);
+  const long before = weft::bench::rss_kib();
+  for (long i = 0; i < fibers; ++i) {
+    rt.spawn([&, ch = chans[static_cast<std::size_t>(i)]]() mutable {
+        ready.done();
+        sum.fetch_add(*ch.recv(), std::memory_order_relaxed);
+        finished.done();
+      }).detach();
+  }
+  ready.wait();
+  // Every fiber has started; wait until each one is parked on its channel.
+  while (rt.stats().parks < static_cast<std::uint64_t>(fibers)) std::this_thread::yield();
+  const long after = weft::bench::rss_kib();
+  for (long i = 0; i < fibers; ++i) chans[static_cast<std::size_t>(i)].send(i);
+  finished.wait();
+  check(sum.load() == fibers * (fibers - 1) / 2, "parked sum");
+  report("parked", workers, static_cast<double>(after - before) / static_cast<double>(fibers),
+         "KiB_per_fiber");
+  return 0;
+}
+
 struct workload {
   const char* name;
   int (*run)(const workload_args&);
 };
 
 constexpr workload workloads[] = {
-    {"skynet", &run_skynet},
-    {"fib", &run_fib},
-    {"yield", &run_yield},
+    {"skynet", &run_skynet},     {"fib", &run_fib},
+    {"yield", &run_yield},       {"skynet_chan", &run_skynet_chan},
+    {"pingpong", &run_pingpong}, {"mutex", &run_mutex},
+    {"sleep", &run_sleep},       {"parked", &run_parked},
 };
 
 }  // namespace

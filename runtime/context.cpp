@@ -84,27 +84,10 @@ transfer switch_context(context_handle to, const execution_stack& target, void* 
   return transfer{t.fctx, t.data};
 }
 
-namespace {
-// The first two members of the ABI's __cxa_eh_globals (all it has on x86-64
-// and AArch64 Linux).
-struct eh_globals_prefix {
-  void* caught_exceptions;
-  unsigned int uncaught_exceptions;
-};
-}  // namespace
-
-// Not inlined: __cxa_get_globals is declared __attribute__((const)), so a
-// caller that inlined us could reuse the address across a switch, after
-// which it belongs to another thread.
-[[gnu::noinline]] exception_state save_exception_state() noexcept {
-  const auto* g = reinterpret_cast<const eh_globals_prefix*>(abi::__cxa_get_globals());
-  return exception_state{g->caught_exceptions, g->uncaught_exceptions};
-}
-
-[[gnu::noinline]] void restore_exception_state(const exception_state& state) noexcept {
-  auto* g = reinterpret_cast<eh_globals_prefix*>(abi::__cxa_get_globals());
-  g->caught_exceptions = state.caught;
-  g->uncaught_exceptions = state.uncaught;
+// exception_state mirrors the first two members of the Itanium ABI's
+// __cxa_eh_globals (all it has on x86-64 and AArch64 Linux).
+exception_state* thread_exception_state() noexcept {
+  return reinterpret_cast<exception_state*>(abi::__cxa_get_globals());
 }
 
 execution_stack thread_stack() noexcept {

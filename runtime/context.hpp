@@ -59,8 +59,9 @@ struct exception_state {
   void* caught = nullptr;
   unsigned int uncaught = 0;
 };
-exception_state save_exception_state() noexcept;
-void restore_exception_state(const exception_state& state) noexcept;
+/// The calling thread's exception state block (__cxa_get_globals()); its
+/// address is fixed for the thread's lifetime, so a worker looks it up once.
+exception_state* thread_exception_state() noexcept;
 
 /// The calling thread's own stack (for the worker's scheduler context).
 execution_stack thread_stack() noexcept;

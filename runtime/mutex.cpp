@@ -31,6 +31,12 @@ constexpr std::uint64_t wants_handoff = 1;
 // node.status: the unlocker handed the lock over (the waiter owns it).
 constexpr std::uint32_t handed_off = 1;
 
+// A waiter that has waited this long asks for a direct hand-off (Go's
+// starvation threshold). Handing off earlier makes a convoy: the lock then
+// belongs to a fiber that is not running yet, and every other contender
+// queues behind it.
+constexpr std::int64_t starvation_ns = 1'000'000;
+
 // Spins before queueing: a guess to be tuned; a critical section of a few
 // dozen ns ends within it, and parking costs more than that.
 constexpr int spin_attempts = 32;
@@ -86,6 +92,7 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
     detail::cpu_relax();
   }
   const std::int64_t deadline_ns = detail::to_deadline(deadline);
+  const std::int64_t started_ns = detail::steady_now_ns();
   bool handoff = false;
   for (;;) {
     detail::lock(waiters_);
@@ -126,7 +133,8 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
       return true;
     }
     if (try_lock()) return true;
-    handoff = true;  // passed over once: ask for the lock to be handed to us
+    // Passed over. Starving: ask for the lock to be handed to us.
+    handoff = detail::steady_now_ns() - started_ns >= starvation_ns;
   }
 }
 

@@ -71,6 +71,7 @@ void worker::run() noexcept {
   pthread_setname_np(pthread_self(), name.c_str());
   const alternate_signal_stack signal_stack;
   own_stack_ = thread_stack();
+  exceptions_ = thread_exception_state();
   while (fiber* next = find_work()) {
     switch_record record{nullptr, after_switch::nothing};
     switch_to(this, next, record);
@@ -87,9 +88,10 @@ void worker::push_local(fiber* f) {
   // searcher, and a searcher that finds work while being the last one wakes
   // the next worker (idle.hpp). The owner itself runs the rest in any case.
   // This saves a fence (and often a futex wake) on most spawns.
+  // With a single worker there is nobody else to wake: the caller is it.
   const bool was_empty = owner_.empty_estimate();
   owner_.push(f);
-  if (was_empty) core_.idle.notify_work_available();
+  if (was_empty && core_.worker_count() > 1) core_.idle.notify_work_available();
 }
 
 runtime_core& worker::core() noexcept { return core_; }
@@ -298,7 +300,8 @@ void worker::unpark() noexcept {
 [[gnu::always_inline]] inline void worker::switch_to(worker* self, fiber* next,
                                                      switch_record& record) noexcept {
   const bool leaving_forever = record.action == after_switch::retire;
-  const exception_state exceptions = save_exception_state();
+  // This context's C++ exception state stays with it (context.hpp).
+  const exception_state exceptions = *self->exceptions_;
   transfer t{};
   if (next) {
     if (!next->context) {
@@ -319,8 +322,9 @@ void worker::unpark() noexcept {
     t = switch_context(self->own_context_, self->own_stack_, &record, leaving_forever);
   }
   // Resumed; possibly on another worker's thread, so `self` may be stale.
-  restore_exception_state(exceptions);
-  worker::current()->complete_switch(t);
+  worker* now = worker::current();
+  *now->exceptions_ = exceptions;
+  now->complete_switch(t);
 }
 
 void worker::complete_switch(transfer t) noexcept {
@@ -388,8 +392,8 @@ void worker::finish_current() {
 }
 
 [[noreturn]] void fiber_entry(transfer t) noexcept {
-  restore_exception_state(exception_state{});  // a new fiber has caught nothing
   worker* w = worker::current();
+  *w->exceptions_ = exception_state{};  // a new fiber has caught nothing
   w->complete_switch(t);
   fiber* self = w->running();
   self->body->run();

@@ -109,6 +109,8 @@ class worker {
   runtime_core& core() noexcept;
 
  private:
+  friend void fiber_entry(transfer t) noexcept;
+
   void run() noexcept;
   fiber* next_local() noexcept;
   fiber* take_injected() noexcept;
@@ -137,6 +139,7 @@ class worker {
   stack_cache stacks_;
   context_handle own_context_ = nullptr;  // saved while a fiber runs
   execution_stack own_stack_;
+  exception_state* exceptions_ = nullptr;  // this thread's C++ exception state (context.hpp)
   fiber* running_ = nullptr;
   std::uint32_t tick_ = 0;
   std::uint64_t rng_;  // xorshift state for victim selection
