@@ -1,5 +1,6 @@
 // Google Benchmark micro-benchmarks: raw context switch (the floor), yield,
-// spawn+join from a fiber and from a plain thread, deque operations, steal.
+// spawn+join from a fiber and from a plain thread, uncontended mutex,
+// channel send/recv, deque operations, steal.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -78,6 +79,60 @@ void BM_SpawnBatchThenJoin(benchmark::State& state) {
   state.SetItemsProcessed(64 * state.iterations());
 }
 BENCHMARK(BM_SpawnBatchThenJoin)->Arg(1)->Arg(2)->UseRealTime();
+
+// ---- synchronization
+
+void BM_MutexUncontended(benchmark::State& state) {
+  weft::mutex m;
+  for (auto _ : state) {
+    m.lock();
+    m.unlock();
+  }
+}
+BENCHMARK(BM_MutexUncontended);
+
+void BM_MutexUncontendedInFiber(benchmark::State& state) {
+  weft::runtime rt(weft::options{.workers = 1});
+  weft::mutex m;
+  rt.block_on([&] {
+    for (auto _ : state) {
+      m.lock();
+      m.unlock();
+    }
+  });
+}
+BENCHMARK(BM_MutexUncontendedInFiber)->UseRealTime();
+
+void BM_ChannelBufferedSendRecv(benchmark::State& state) {
+  // One thread, a buffered channel: the cost of the channel lock and the ring.
+  weft::channel<int> ch(64);
+  int v = 0;
+  for (auto _ : state) {
+    ch.try_send(1);
+    ch.try_recv(v);
+  }
+  benchmark::DoNotOptimize(v);
+}
+BENCHMARK(BM_ChannelBufferedSendRecv);
+
+void BM_ChannelUnbufferedRoundTrip(benchmark::State& state) {
+  // Two fibers on one worker: send and receive back over unbuffered
+  // channels (two parks and two wakes per iteration).
+  weft::runtime rt(weft::options{.workers = 1});
+  weft::channel<int> ping, pong;
+  auto echo = rt.spawn([ping, pong]() mutable {
+    while (auto v = ping.recv()) pong.send(*v);
+  });
+  rt.block_on([&] {
+    for (auto _ : state) {
+      ping.send(1);
+      benchmark::DoNotOptimize(pong.recv());
+    }
+    ping.close();
+  });
+  echo.join();
+}
+BENCHMARK(BM_ChannelUnbufferedRoundTrip)->UseRealTime();
 
 // ---- the Chase-Lev deque
 
