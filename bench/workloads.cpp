@@ -243,6 +243,75 @@ int run_parked(const workload_args& args) {
   return 0;
 }
 
+// pool: one outside thread submits `tasks` tiny tasks (a relaxed fetch_add
+// each) to a thread_pool of `workers` threads via detach, then waits.
+int run_pool(const workload_args& args) {
+  const long workers = args.get("workers", 2);
+  const long tasks = args.get("tasks", 1'000'000);
+  weft::thread_pool pool(static_cast<unsigned>(workers));
+  const double ms = warm_then_time_ms([&pool, tasks] {
+    std::atomic<long> counter{0};
+    for (long i = 0; i < tasks; ++i) {
+      pool.detach([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
+    }
+    pool.wait();
+    check(counter.load() == tasks, "pool counter");
+  });
+  report("pool", workers, static_cast<double>(tasks) / (ms / 1000.0), "ops_per_s");
+  return 0;
+}
+
+// nqueens: count the solutions, one fiber per valid placement in rows <
+// cutoff, sequential below (bitmask search, as the peers).
+std::int64_t queens_sequential(int n, int row, std::uint32_t cols, std::uint32_t d1,
+                               std::uint32_t d2) {
+  if (row == n) return 1;
+  const std::uint32_t full = (std::uint32_t{1} << n) - 1;
+  std::uint32_t avail = ~(cols | d1 | d2) & full;
+  std::int64_t count = 0;
+  while (avail != 0) {
+    const std::uint32_t bit = avail & (~avail + 1);
+    avail ^= bit;
+    count += queens_sequential(n, row + 1, cols | bit, (d1 | bit) << 1, (d2 | bit) >> 1);
+  }
+  return count;
+}
+
+std::int64_t queens(int n, int row, std::uint32_t cols, std::uint32_t d1, std::uint32_t d2,
+                    int cutoff) {
+  if (row == n) return 1;
+  if (row >= cutoff) return queens_sequential(n, row, cols, d1, d2);
+  const std::uint32_t full = (std::uint32_t{1} << n) - 1;
+  std::uint32_t avail = ~(cols | d1 | d2) & full;
+  weft::join_handle<std::int64_t> children[32];
+  int k = 0;
+  while (avail != 0) {
+    const std::uint32_t bit = avail & (~avail + 1);
+    avail ^= bit;
+    children[k++] =
+        weft::spawn(queens, n, row + 1, cols | bit, (d1 | bit) << 1, (d2 | bit) >> 1, cutoff);
+  }
+  std::int64_t sum = 0;
+  for (int i = 0; i < k; ++i) sum += children[i].join();
+  return sum;
+}
+
+int run_nqueens(const workload_args& args) {
+  static constexpr std::int64_t expected[] = {
+      1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596, 2279184, 14772512};
+  const long workers = args.get("workers", 2);
+  const int n = static_cast<int>(args.get("n", 11));
+  const int cutoff = static_cast<int>(args.get("cutoff", n));
+  check(n >= 1 && n <= 16, "nqueens: n in [1, 16]");
+  weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
+  const double ms = warm_then_time_ms([&rt, n, cutoff] {
+    check(rt.block_on([n, cutoff] { return queens(n, 0, 0, 0, 0, cutoff); }) == expected[n],
+          "nqueens count");
+  });
+  report("nqueens" + std::to_string(n), workers, ms, "ms");
+  return 0;
+}
+
 struct workload {
   const char* name;
   int (*run)(const workload_args&);
@@ -253,6 +322,7 @@ constexpr workload workloads[] = {
     {"yield", &run_yield},       {"skynet_chan", &run_skynet_chan},
     {"pingpong", &run_pingpong}, {"mutex", &run_mutex},
     {"sleep", &run_sleep},       {"parked", &run_parked},
+    {"pool", &run_pool},         {"nqueens", &run_nqueens},
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 // weft::latch, weft::barrier and weft::wait_group: objects whose waiters
-// all wake together when a count reaches zero. Each keeps its count and its
-// waiters under the wait list's lock (latch reads its count without the
-// lock on the fast paths, hence the atomic).
+// all wake together when a count reaches zero. Each keeps its waiters under
+// the wait list's lock; latch and wait_group read their counts without the
+// lock on the fast paths, hence the atomics.
 #include <stdexcept>
 
 #include "waiting.hpp"
@@ -57,7 +57,9 @@ void latch::count_down(std::ptrdiff_t n) {
 bool latch::try_wait() const noexcept { return count_.load(std::memory_order_acquire) == 0; }
 
 void latch::wait() {
-  if (try_wait()) return;
+  // Always through the lock (count_down changes the count under it): when
+  // wait() returns, the count_down that opened the latch is done with it,
+  // so the latch may be destroyed.
   detail::lock(waiters_);
   if (count_.load(std::memory_order_relaxed) == 0) {
     detail::unlock(waiters_);
@@ -111,24 +113,48 @@ void barrier::arrive_and_drop() {
 }
 
 // ---- wait_group
+//
+// The counter is atomic so add()/done() stay off the lock, except a change
+// that reaches zero: it is made with the lock held (and wakes the waiters).
+// A waiter checks the counter under the lock and stays enqueued (the lock
+// held) until it parked, so a change to zero after its check finds it. And
+// since the change to zero holds the lock until its last access to the
+// object, wait() — which takes the lock once even when the counter is
+// already zero — returns only after that access: the usual
+// "wait(), then destroy the wait_group" is safe.
 
 void wait_group::add(std::ptrdiff_t n) {
+  std::ptrdiff_t c = counter_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (c + n < 0) {
+      throw std::logic_error("weft::wait_group: counter would go negative (done() without add()?)");
+    }
+    if (c + n == 0 && n != 0) break;  // the change to zero: under the lock, below
+    // acq_rel: release publishes the task's work to whoever sees zero later.
+    if (counter_.compare_exchange_weak(c, c + n, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+      return;
+    }
+  }
   detail::lock(waiters_);
-  if (counter_ + n < 0) {
+  c = counter_.fetch_add(n, std::memory_order_acq_rel);
+  if (c + n == 0) {
+    release_all_and_unlock(waiters_);
+    return;
+  }
+  // Raced with another add: not zero after all (or now negative: undo).
+  if (c + n < 0) {
+    counter_.fetch_sub(n, std::memory_order_relaxed);
     detail::unlock(waiters_);
     throw std::logic_error("weft::wait_group: counter would go negative (done() without add()?)");
   }
-  counter_ += n;
-  if (counter_ == 0 && n != 0) {
-    release_all_and_unlock(waiters_);
-  } else {
-    detail::unlock(waiters_);
-  }
+  detail::unlock(waiters_);
 }
 
 void wait_group::wait() {
   detail::lock(waiters_);
-  if (counter_ == 0) {
+  // acquire: pairs with add()'s release; the tasks' work is visible.
+  if (counter_.load(std::memory_order_acquire) == 0) {
     detail::unlock(waiters_);
     return;
   }

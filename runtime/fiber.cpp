@@ -11,6 +11,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "block_cache.hpp"
 #include "park.hpp"
@@ -179,7 +180,13 @@ void start_fiber(fiber* f, task_base* body) {
   runtime_core& core = f->core;
   worker* w = worker::current();
   const bool local = w && &w->core() == &core;
-  core.registry.add(*f, local ? w->index() : core.worker_count());
+  // A worker's spawns go to its own shard (uncontended unless the fiber
+  // retires elsewhere); outside spawns spread over the extra shards, so
+  // a submitting thread and the retiring workers rarely meet on one lock.
+  const unsigned extra = core.registry.shard_count() - core.worker_count();
+  thread_local const unsigned outside_slot =
+      static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id()) >> 4);
+  core.registry.add(*f, local ? w->index() : core.worker_count() + outside_slot % extra);
   if (local) {
     worker_counters::bump(w->counters().spawned);
   } else {

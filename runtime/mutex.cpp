@@ -158,20 +158,29 @@ void mutex::unlock() {
 }
 
 void mutex::release_slow() {
-  detail::lock(waiters_);
-  detail::waiter_node* next = detail::claim_first(waiters_);
-  const bool now_empty = detail::empty(waiters_);
-  if (next && next->tag == wants_handoff) {
-    // Ownership moves to `next`: `locked` stays set. The release half of
-    // the hand-off is the list unlock + wake (waiting.hpp).
-    next->status = handed_off;
-    if (now_empty) state_.fetch_and(~queued, std::memory_order_relaxed);
-  } else {
-    // release: as in unlock(); the woken waiter (or a newcomer) competes.
-    state_.fetch_and(now_empty ? ~(locked | queued) : ~locked, std::memory_order_release);
+  for (;;) {
+    detail::lock(waiters_);
+    detail::waiter_node* next = detail::claim_first(waiters_);
+    if (detail::empty(waiters_)) state_.fetch_and(~queued, std::memory_order_relaxed);
+    const bool handoff = next && next->tag == wants_handoff;
+    if (handoff) next->status = handed_off;  // ownership moves: `locked` stays set
+    detail::unlock(waiters_);
+    // The access that releases `locked` is our last access to the mutex:
+    // nobody can take it (and then destroy it) before, so "unlock; another
+    // fiber locks, unlocks and destroys it" is safe. release: as in unlock().
+    if (next) {
+      if (!handoff) state_.fetch_and(~locked, std::memory_order_release);
+      detail::wake(*next->owner);  // `next` will unlock in turn and serve later waiters
+      return;
+    }
+    // Nobody to wake: release, unless a waiter queued after we looked (it
+    // set `queued`); then go round again and wake it.
+    std::uint32_t expected = locked;
+    if (state_.compare_exchange_strong(expected, 0, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+      return;
+    }
   }
-  detail::unlock(waiters_);
-  if (next) detail::wake(*next->owner);
 }
 
 }  // namespace weft

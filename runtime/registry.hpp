@@ -1,8 +1,9 @@
 // registry: every live fiber of a runtime, enumerable without stopping it,
 // and the wait for "no fiber left" that runtime shutdown needs.
 //
-// Sharded intrusive doubly-linked lists, one shard per worker plus one for
-// spawns from outside threads, each with its own spinlock. A fiber is linked
+// Sharded intrusive doubly-linked lists, one shard per worker plus a few
+// (at least 4, at least one per worker) for spawns from outside threads,
+// each with its own spinlock. A fiber is linked
 // into the shard of the thread that spawned it and unlinked (from that same
 // shard) when it retires, so the common case takes an uncontended lock
 // twice per fiber. Enumeration locks one shard at a time: it never stops
@@ -39,6 +40,7 @@ class fiber_registry {
   void remove(fiber& f) noexcept;
   /// A snapshot of every linked fiber.
   [[nodiscard]] std::vector<fiber_info> snapshot() const;
+  [[nodiscard]] unsigned shard_count() const noexcept { return shard_count_; }
   /// Blocks the calling plain thread until no fiber is linked.
   void wait_until_empty() noexcept;
 

@@ -1,6 +1,7 @@
 // weft::runtime and its core: construction, validation, shutdown, stats.
 #include "weft/runtime.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -43,7 +44,7 @@ runtime_core::runtime_core(runtime& rt, options validated)
       opts(std::move(validated)),
       idle(opts.workers, &wake_worker, this),
       stacks(opts.stack_size),
-      registry(opts.workers + 1) {
+      registry(opts.workers + std::max(4U, opts.workers)) {
   install_stack_overflow_handler();
   workers_.reserve(opts.workers);
   for (unsigned i = 0; i < opts.workers; ++i) {

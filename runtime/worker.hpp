@@ -80,6 +80,8 @@ class worker {
   // ---- owner thread only
   /// Queues a runnable fiber locally and notifies idle workers.
   void push_local(fiber* f);
+  /// Whether this worker's own deque looks empty (lazy binary splitting).
+  [[nodiscard]] bool queue_empty_estimate() const noexcept { return owner_.empty_estimate(); }
   /// The fiber running on this worker now; nullptr in the worker's own context.
   [[nodiscard]] fiber* running() const noexcept { return running_; }
   /// Yields the running fiber (this_fiber::yield).

@@ -47,6 +47,9 @@ enum class wait_kind {
   channel_send,        ///< weft::channel::send
   channel_recv,        ///< weft::channel::recv
   select,              ///< weft::select
+  future,              ///< weft::future::get / wait
+  blocking,            ///< weft::blocking: the call runs on a blocking-pool thread
+  task_group,          ///< weft::task_group::wait, parallel algorithms
   other,               ///< any other parking wait
 };
 

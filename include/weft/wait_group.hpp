@@ -1,6 +1,7 @@
 // weft::wait_group: waits for a collection of tasks, as Go's sync.WaitGroup.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 #include "weft/detail/wait_list.hpp"
@@ -8,7 +9,9 @@
 namespace weft {
 
 /// A counter of outstanding tasks: add() before starting them, done() as
-/// each finishes, wait() until the counter is zero. Reusable.
+/// each finishes, wait() until the counter is zero. Reusable. add() and
+/// done() are one atomic operation each, except the one that reaches zero,
+/// which wakes the waiters.
 class wait_group {
  public:
   wait_group() noexcept = default;
@@ -24,8 +27,8 @@ class wait_group {
   void wait();
 
  private:
-  detail::wait_list waiters_;  // its lock also guards counter_
-  std::ptrdiff_t counter_ = 0;
+  std::atomic<std::ptrdiff_t> counter_{0};
+  detail::wait_list waiters_;
 };
 
 }  // namespace weft
