@@ -5,12 +5,18 @@
 // list, then the mutex's list (inside mutex::unlock); never the reverse.
 #include "weft/condition_variable.hpp"
 
+#include <system_error>
+
 #include "waiting.hpp"
 
 namespace weft {
 
 std::cv_status condition_variable::wait_until_steady(std::unique_lock<mutex>& lock,
                                                      detail::steady_time deadline) {
+  if (!lock.owns_lock()) {
+    throw std::system_error(std::make_error_code(std::errc::operation_not_permitted),
+                            "weft::condition_variable::wait: the lock is not held");
+  }
   detail::parker p(detail::current_waiter());
   detail::waiter_node node(p);
   detail::lock(waiters_);

@@ -54,7 +54,12 @@ void latch::count_down(std::ptrdiff_t n) {
   }
 }
 
-bool latch::try_wait() const noexcept { return count_.load(std::memory_order_acquire) == 0; }
+bool latch::try_wait() const noexcept {
+  // Under the lock, like wait(): true only once the count_down that reached
+  // zero is done with the latch.
+  detail::list_guard hold(waiters_);
+  return count_.load(std::memory_order_acquire) == 0;
+}
 
 void latch::wait() {
   // Always through the lock (count_down changes the count under it): when

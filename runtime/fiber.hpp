@@ -56,7 +56,7 @@ struct fiber {
   void* tsan_fiber = nullptr;        ///< ThreadSanitizer's state for this fiber (TSan builds)
   task_base* body = nullptr;
   runtime_core& core;
-  fiber* next_in_list = nullptr;  ///< intrusive link for the yield FIFO and wait lists
+  fiber* next_in_list = nullptr;  ///< intrusive link for the worker's yield FIFO
   std::atomic<run_state> state{run_state::created};
 
   // ---- identity (immutable after spawn)

@@ -19,7 +19,13 @@ void idle_set::notify_work_available() noexcept {
   wake_sleeper(true);
 }
 
-void idle_set::wake_one_sleeper() noexcept { wake_sleeper(false); }
+void idle_set::wake_one_sleeper() noexcept {
+  // acq_rel RMW, as in notify_work_available: either we see a worker that
+  // registered as a sleeper, or its registration RMW comes after ours and it
+  // reads the new deadline the caller published before calling us.
+  const std::uint64_t seen = state_.fetch_add(0, std::memory_order_acq_rel);
+  if (sleeping_of(seen) != 0) wake_sleeper(false);
+}
 
 void idle_set::wake_sleeper(bool unless_searching) noexcept {
   unsigned index = 0;

@@ -26,7 +26,8 @@ namespace {
 constexpr std::uint32_t locked = 1;
 constexpr std::uint32_t queued = 2;
 
-// node.tag: the waiter asks for a direct hand-off (it lost the race once).
+// node.tag: the waiter asks for a direct hand-off (it lost a race after
+// waiting at least starvation_ns).
 constexpr std::uint64_t wants_handoff = 1;
 // node.status: the unlocker handed the lock over (the waiter owns it).
 constexpr std::uint32_t handed_off = 1;

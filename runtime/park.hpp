@@ -45,7 +45,6 @@ fiber* current_fiber() noexcept;
 struct waiter {
   fiber* parked = nullptr;               ///< nullptr: a plain thread blocked on `signal`
   std::atomic<std::uint32_t> signal{0};  ///< plain thread: 1 once woken
-  waiter* next = nullptr;                ///< intrusive link for wait lists
 };
 
 /// Wakes a waiter (make_ready, or signals the blocked thread). Any thread.

@@ -53,6 +53,8 @@ select_outcome select_cases(select_case* cases, std::size_t count, steady_time d
     std::swap(order[i - 1], order[next_random() % i]);
   }
 
+  parker p(current_waiter());
+  std::vector<waiter_node> nodes(count);  // allocated before the locks are taken
   for (wait_list* l : locks) lock(*l);
   for (const std::uint32_t i : order) {
     select_case& c = cases[i];
@@ -71,8 +73,6 @@ select_outcome select_cases(select_case* cases, std::size_t count, steady_time d
     return {select_outcome::none, false};
   }
 
-  parker p(current_waiter());
-  std::vector<waiter_node> nodes(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     waiter_node& node = nodes[i];
     node.owner = &p;

@@ -93,6 +93,7 @@ void push_back(wait_list& list, waiter_node& node, wait_list* guard) noexcept {
     list.head = &node;
   }
   list.tail = &node;
+  ++list.size;
 }
 
 void push_front(wait_list& list, waiter_node& node) noexcept {
@@ -107,6 +108,7 @@ void push_front(wait_list& list, waiter_node& node) noexcept {
     list.tail = &node;
   }
   list.head = &node;
+  ++list.size;
 }
 
 void unlink(wait_list& list, waiter_node& node) noexcept {
@@ -123,6 +125,7 @@ void unlink(wait_list& list, waiter_node& node) noexcept {
   }
   node.prev = node.next = nullptr;
   node.linked = false;
+  --list.size;
 }
 
 waiter_node* claim_first(wait_list& list) noexcept {

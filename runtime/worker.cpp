@@ -121,7 +121,7 @@ fiber* worker::next_local() noexcept {
 }
 
 void worker::add_timer(timer_entry* entry) {
-  if (timers_.add(entry) && core_.idle.sleeping() > 0) core_.idle.wake_one_sleeper();
+  if (timers_.add(entry)) core_.idle.wake_one_sleeper();
 }
 
 fiber* worker::take_injected() noexcept {

@@ -2,9 +2,11 @@
 // loop that switches between fibers.
 //
 // Where a worker finds its next fiber (next_local, in this order):
-//   1. every 61st tick: due timers, then the inject queue (so outside work
-//      and timers never starve behind a busy local queue; 61 is Go's choice,
-//      a prime so it does not beat with periodic workloads);
+//   1. every 61st tick, the oldest work first: due timers, the inject
+//      queue, the yield FIFO's head, the top (oldest end) of its own deque —
+//      so outside work, timers, yielders and old fibers never starve behind
+//      two fibers that keep waking each other at the LIFO end (61 is Go's
+//      choice, a prime so it does not beat with periodic workloads);
 //   2. its own deque, newest first (LIFO: a spawned or woken fiber runs next,
 //      with its data still in cache, and fork-join trees unfold depth-first);
 //   3. its yield FIFO (fibers that called yield(), oldest first: a yielder

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -428,6 +429,72 @@ TEST(Semaphore, ReleaseServesWaitersInOrder) {
     for (auto& h : hs) h.join();
   });
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_P(Sync, SemaphoreTimeoutsRacingReleasesConserveUnits) {
+  // Waiters time out while releases arrive: a timed-out waiter's unit count
+  // must not be lost or doubled, and a release must never spin on a waiter
+  // that already left (even on one worker).
+  weft::semaphore sem(0);
+  const int rounds = static_cast<int>(scaled(2'000));
+  std::atomic<int> acquired{0};
+  std::atomic<bool> stop{false};
+  auto releaser = rt.spawn([&] {
+    for (int i = 0; i < rounds; ++i) {
+      sem.release();
+      if (i % 8 == 0) weft::this_fiber::yield();
+    }
+    stop.store(true);
+  });
+  run_mixed(rt, 4, 1, [&](int) {
+    while (!stop.load()) {
+      if (sem.try_acquire_for(std::chrono::microseconds(20))) acquired.fetch_add(1);
+    }
+  });
+  releaser.join();
+  int left = 0;
+  while (sem.try_acquire()) ++left;
+  EXPECT_EQ(acquired.load() + left, rounds);
+}
+
+TEST_P(Sync, ObjectsMayBeDestroyedRightAfterTheWaitReturns) {
+  // The idiom "wait, then destroy" (ASan checks no call is still inside).
+  const int rounds = static_cast<int>(scaled(500));
+  const int completed = rt.block_on([rounds] {
+    int finished = 0;
+    for (int i = 0; i < rounds; ++i) {
+      auto* sem = new weft::semaphore(0);
+      auto* done = new weft::latch(1);
+      auto* wg = new weft::wait_group();
+      wg->add(1);
+      auto signaller = weft::spawn([sem, done, wg] {
+        sem->release();
+        done->count_down();
+        wg->done();
+      });
+      sem->acquire();
+      delete sem;
+      while (!done->try_wait()) weft::this_fiber::yield();
+      delete done;
+      wg->wait();
+      delete wg;
+      signaller.join();
+      ++finished;
+    }
+    return finished;
+  });
+  EXPECT_EQ(completed, rounds);  // and, under ASan, no use-after-free
+}
+
+TEST(ConditionVariable, WaitWithoutTheLockThrowsAndLeavesNoWaiter) {
+  weft::mutex m;
+  weft::condition_variable cv;
+  std::unique_lock<weft::mutex> not_held(m, std::defer_lock);
+  EXPECT_THROW(cv.wait(not_held), std::system_error);
+  cv.notify_one();  // must not find (or hang on) a stale waiter
+  cv.notify_all();
+  std::unique_lock<weft::mutex> held(m);
+  EXPECT_EQ(cv.wait_for(held, std::chrono::microseconds(10)), std::cv_status::timeout);
 }
 
 // ---- latch, barrier, wait_group

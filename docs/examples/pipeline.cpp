@@ -6,10 +6,9 @@
 // wait, an empty one its reader, and closing a channel ends the stage that
 // reads it. The last stage uses select to give up if no result arrives in
 // time. Exits 0 if the sum is right.
-#include <weft/weft.hpp>
-
 #include <chrono>
 #include <cstdio>
+#include <weft/weft.hpp>
 
 int main() {
   using namespace std::chrono_literals;

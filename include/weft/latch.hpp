@@ -19,7 +19,7 @@ class latch {
   /// Decrements by `n`; at zero wakes every waiter. Throws std::logic_error
   /// (and changes nothing) if `n` < 0 or exceeds the count left.
   void count_down(std::ptrdiff_t n = 1);
-  /// True once the count reached zero.
+  /// True once the count reached zero (then the latch may be destroyed).
   [[nodiscard]] bool try_wait() const noexcept;
   /// Waits for zero.
   void wait();
@@ -28,7 +28,7 @@ class latch {
 
  private:
   std::atomic<std::ptrdiff_t> count_;
-  detail::wait_list waiters_;
+  mutable detail::wait_list waiters_;
 };
 
 }  // namespace weft

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 #include "weft/detail/deadline.hpp"
 #include "weft/detail/wait_list.hpp"
@@ -15,7 +16,7 @@ namespace weft {
 /// to the count, so a waiter is never passed over by a later acquire().
 class semaphore {
  public:
-  /// Throws std::invalid_argument if `initial` < 0.
+  /// Throws std::invalid_argument if `initial` < 0 or does not fit in 32 bits.
   explicit semaphore(std::ptrdiff_t initial);
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
@@ -32,13 +33,17 @@ class semaphore {
   bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& deadline) {
     return try_acquire() || acquire_until(detail::to_steady(deadline));
   }
-  /// Adds `n` units (waking up to `n` waiters). Throws std::invalid_argument if n < 0.
+  /// Adds `n` units (waking up to `n` waiters). Throws std::invalid_argument
+  /// if n < 0, std::overflow_error if the count would exceed 2^32 - 1. The
+  /// semaphore may be destroyed as soon as a waiter that this call woke (or a
+  /// try_acquire that took a unit it added) returns.
   void release(std::ptrdiff_t n = 1);
 
  private:
   bool acquire_until(detail::steady_time deadline);
 
-  std::atomic<std::ptrdiff_t> count_;
+  /// Low 32 bits: free units; high 32 bits: waiters queued (see semaphore.cpp).
+  std::atomic<std::uint64_t> state_;
   detail::wait_list waiters_;
 };
 

@@ -8,8 +8,11 @@
 
 namespace weft::this_fiber {
 
-/// Lets every other fiber that is ready on this worker run first, then
-/// continues. On a plain thread: std::this_thread::yield().
+/// Lets the other fibers that are ready on this worker run first, then
+/// continues (the yielder goes behind them; a periodic fairness step may
+/// occasionally pick the oldest waiting fiber first, which can be a
+/// yielder). A fiber that yields in a loop never starves the others. On a
+/// plain thread: std::this_thread::yield().
 void yield();
 
 /// Parks the calling fiber until `deadline` (a plain thread sleeps). Returns

@@ -10,6 +10,7 @@
 #include "weft/join_handle.hpp"
 #include "weft/latch.hpp"
 #include "weft/mutex.hpp"
+#include "weft/net.hpp"
 #include "weft/options.hpp"
 #include "weft/parallel.hpp"
 #include "weft/runtime.hpp"

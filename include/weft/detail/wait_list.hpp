@@ -22,6 +22,7 @@ class wait_list {
   std::atomic<std::uint32_t> lock_word{0};  ///< 0 free, 1 held
   waiter_node* head = nullptr;              ///< guarded by lock_word
   waiter_node* tail = nullptr;              ///< guarded by lock_word
+  std::uint32_t size = 0;                   ///< nodes linked; guarded by lock_word
 };
 
 }  // namespace weft::detail
