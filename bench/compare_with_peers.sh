@@ -59,6 +59,8 @@ declare -A EXTRA_ARGS=(
 # Cells shown but never chosen as "best peer": ["<impl>|<workload>"]=reason.
 declare -A NOT_COMPARABLE=(
   ["omp|pool"]="libgomp runs a task inline on the submitter once 64 x threads are queued"
+  ["fcontext|yield"]="a bare stack switch with no scheduler: the floor, not a peer"
+  ["context_fiber|yield"]="a bare stack switch with no scheduler: the floor, not a peer"
 )
 
 # Peer binaries built by PEERS_DIR/run.sh, in column order.

@@ -11,7 +11,6 @@
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "block_cache.hpp"
 #include "park.hpp"
@@ -179,18 +178,16 @@ void start_fiber(fiber* f, task_base* body) {
   f->state.store(run_state::created, std::memory_order_release);
   runtime_core& core = f->core;
   worker* w = worker::current();
-  const bool local = w && &w->core() == &core;
-  // A worker's spawns go to its own shard (uncontended unless the fiber
-  // retires elsewhere); outside spawns spread over the extra shards, so
-  // a submitting thread and the retiring workers rarely meet on one lock.
-  const unsigned extra = core.registry.shard_count() - core.worker_count();
-  thread_local const unsigned outside_slot =
-      static_cast<unsigned>(std::hash<std::thread::id>{}(std::this_thread::get_id()) >> 4);
-  core.registry.add(*f, local ? w->index() : core.worker_count() + outside_slot % extra);
-  if (local) {
+  if (w && &w->core() == &core) {
+    core.registry.add(*f, w->index());
+    f->registered = true;
     worker_counters::bump(w->counters().spawned);
   } else {
-    core.outside_spawned.fetch_add(1, std::memory_order_relaxed);
+    // Registered later, by the worker that takes it from the inject queue
+    // (worker::take_injected): a submitting thread never touches the
+    // registry's locks, which the workers retiring fibers also take.
+    // release: pairs with the drain's acquire (runtime_core::~runtime_core).
+    core.outside_spawned.fetch_add(1, std::memory_order_release);
   }
   core.schedule(f);
 }

@@ -78,6 +78,7 @@ struct fiber {
   std::size_t allocation_align = 0;    ///< its alignment
 
   // ---- live-fiber registry (guarded by the shard's lock)
+  bool registered = false;  ///< linked yet (set once, by the spawning or adopting worker)
   fiber* registry_prev = nullptr;
   fiber* registry_next = nullptr;
   std::uint32_t registry_shard = 0;

@@ -86,11 +86,14 @@ bool fiber_registry::empty() const noexcept {
   return true;
 }
 
-void fiber_registry::wait_until_empty() noexcept {
+void fiber_registry::wait_until_empty(bool (*nothing_pending)(const void*),
+                                      const void* context) noexcept {
   draining_.store(true, std::memory_order_seq_cst);
   for (;;) {
     const std::uint32_t epoch = drain_epoch_.load(std::memory_order_acquire);
-    if (empty()) return;
+    // Pending first: a fiber counted as no longer pending is linked already
+    // (or retired), so the emptiness check below sees it.
+    if (nothing_pending(context) && empty()) return;
     futex_wait(drain_epoch_, epoch);
   }
 }

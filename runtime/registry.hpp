@@ -41,8 +41,10 @@ class fiber_registry {
   /// A snapshot of every linked fiber.
   [[nodiscard]] std::vector<fiber_info> snapshot() const;
   [[nodiscard]] unsigned shard_count() const noexcept { return shard_count_; }
-  /// Blocks the calling plain thread until no fiber is linked.
-  void wait_until_empty() noexcept;
+  /// Blocks the calling plain thread until no fiber is linked and
+  /// `nothing_pending(context)` holds (fibers not yet linked: see
+  /// runtime_core). Re-checked whenever a fiber is removed.
+  void wait_until_empty(bool (*nothing_pending)(const void* context), const void* context) noexcept;
 
  private:
   struct alignas(64) shard {

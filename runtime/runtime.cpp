@@ -44,7 +44,7 @@ runtime_core::runtime_core(runtime& rt, options validated)
       opts(std::move(validated)),
       idle(opts.workers, &wake_worker, this),
       stacks(opts.stack_size),
-      registry(opts.workers + std::max(4U, opts.workers)) {
+      registry(opts.workers) {
   install_stack_overflow_handler();
   workers_.reserve(opts.workers);
   for (unsigned i = 0; i < opts.workers; ++i) {
@@ -66,7 +66,19 @@ runtime_core::~runtime_core() {
     std::fputs("weft: a runtime was destroyed from one of its own fibers (deadlock)\n", stderr);
     std::abort();
   }
-  registry.wait_until_empty();
+  // Every fiber spawned from outside must have been adopted (linked) before
+  // an empty registry means "no fiber left". Adoptions first, then spawns:
+  // equal counts then mean every outside spawn so far was linked (or done).
+  registry.wait_until_empty(
+      [](const void* context) {
+        const auto& core = *static_cast<const runtime_core*>(context);
+        std::uint64_t adopted = 0;
+        for (const auto& w : core.workers_) {
+          adopted += w->counters().adopted.load(std::memory_order_acquire);
+        }
+        return adopted == core.outside_spawned.load(std::memory_order_acquire);
+      },
+      this);
   // release: pairs with the acquire in stopping(); workers that see it find
   // no fiber left (the registry is empty) and exit.
   stopping_.store(true, std::memory_order_release);

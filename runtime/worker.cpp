@@ -131,7 +131,16 @@ fiber* worker::take_injected() noexcept {
   // before it was pushed (start_fiber, make_ready). moodycamel's queue
   // synchronizes through standalone fences, which ThreadSanitizer does not
   // model; this load is an edge it sees (and a real one besides).
-  if (f) (void)f->state.load(std::memory_order_acquire);
+  if (!f) return nullptr;
+  (void)f->state.load(std::memory_order_acquire);
+  if (!f->registered) {
+    // Spawned from outside the runtime: it joins the registry here, on its
+    // first worker (start_fiber explains why not at spawn).
+    core_.registry.add(*f, index_);
+    f->registered = true;
+    counters_.adopted.store(counters_.adopted.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_release);
+  }
   return f;
 }
 

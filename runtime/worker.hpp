@@ -59,6 +59,9 @@ struct switch_record {
 /// RMW), read by runtime::stats() from any thread.
 struct worker_counters {
   std::atomic<std::uint64_t> spawned{0}, completed{0}, steals{0}, parks{0};
+  /// Fibers spawned from outside that this worker registered; written with
+  /// release, read with acquire by the shutdown drain.
+  std::atomic<std::uint64_t> adopted{0};
   static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
