@@ -160,7 +160,9 @@ class fd_call {
   }
 
   /// Throws `err`, or operation_canceled if close() ran meanwhile.
-  [[noreturn]] void fail(int err) const { throw_errno(closed_meanwhile() ? ECANCELED : err, what_); }
+  [[noreturn]] void fail(int err) const {
+    throw_errno(closed_meanwhile() ? ECANCELED : err, what_);
+  }
 
  private:
   const std::atomic<int>& handle_;
@@ -306,7 +308,9 @@ std::uint16_t tcp_listener::local_port() const {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (::getsockname(call.fd(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) call.fail(errno);
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  }
   return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
 }
 
@@ -315,8 +319,7 @@ void tcp_listener::close() noexcept { weft::detail::close_fd(fd_); }
 // ---- readiness
 
 bool detail::wait_fd(int fd, readiness what, weft::detail::steady_time deadline) {
-  const io_interest interest =
-      what == readiness::writable ? io_interest::write : io_interest::read;
+  const io_interest interest = what == readiness::writable ? io_interest::write : io_interest::read;
   switch (weft::detail::wait_io(fd, interest, weft::detail::to_deadline(deadline))) {
     case io_result::ready:
       return true;
