@@ -19,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -320,6 +321,13 @@ void tcp_listener::close() noexcept { weft::detail::close_fd(fd_); }
 
 bool detail::wait_fd(int fd, readiness what, weft::detail::steady_time deadline) {
   const io_interest interest = what == readiness::writable ? io_interest::write : io_interest::read;
+  // Ready already? Then say so without a trip through the poller, whose
+  // answer could come after a short timeout on a busy machine. (The socket
+  // calls above skip this: they wait only after EAGAIN.)
+  pollfd now{};
+  now.fd = fd;
+  now.events = what == readiness::writable ? POLLOUT : POLLIN;
+  if (fd >= 0 && ::poll(&now, 1, 0) == 1 && (now.revents & POLLNVAL) == 0) return true;
   switch (weft::detail::wait_io(fd, interest, weft::detail::to_deadline(deadline))) {
     case io_result::ready:
       return true;

@@ -16,12 +16,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <initializer_list>
 #include <system_error>
 #include <thread>
 
 #include "fiber.hpp"
 #include "park.hpp"
+#include "spinlock.hpp"
 #include "waiting.hpp"
 
 namespace weft::detail {
@@ -148,6 +148,21 @@ waiter_node* claim_every(fd_entry& e, std::uint32_t status) noexcept {
   claim_into(e.readers, status, head, tail);
   claim_into(e.writers, status, head, tail);
   return head;
+}
+
+/// Wakes every waiter of a chain built by claim_into, then tells each one
+/// that its waker is done with the runtime (see "Waking from outside a
+/// runtime" in poller.hpp). Without the entry lock.
+void wake_all(waiter_node* chain) noexcept {
+  while (chain != nullptr) {
+    waiter_node* next = chain->next;  // read before the wake, as wake_chain does
+    auto* waker_done = static_cast<std::atomic<bool>*>(chain->payload);
+    wake(*chain->owner);
+    // release: pairs with the waiter's acquire spin in wait_parked; after
+    // this store we touch neither the node nor the waiter's runtime.
+    waker_done->store(true, std::memory_order_release);
+    chain = next;
+  }
 }
 
 [[noreturn]] void throw_errno(int err, const char* what) {
@@ -285,7 +300,7 @@ void poller::dispatch(std::uint64_t data, std::uint32_t events) noexcept {
     claim_into(e->writers, status_ready, head, tail);
   }
   unlock(e->readers);
-  wake_chain(head);
+  wake_all(head);
 }
 
 // With e's lock held. Arms `fd` for what the claimable waiters want, unless
@@ -337,6 +352,8 @@ bool poller::wait_parked(int fd, fd_entry& e, io_interest what, std::int64_t dea
   }
   parker p(current_waiter());
   waiter_node node(p);
+  std::atomic<bool> waker_done{false};
+  node.payload = &waker_done;
   push_back(what == io_interest::read ? e.readers : e.writers, node, &e.readers);
   if (const int err = arm(fd, e)) {
     unlink(*node.home, node);
@@ -347,13 +364,23 @@ bool poller::wait_parked(int fd, fd_entry& e, io_interest what, std::int64_t dea
     }
     throw_errno(err, "weft: epoll_ctl");
   }
-  const std::uint32_t outcome = wait_claimed(p, e.readers, node, deadline_ns, wait_kind::other, &e);
+  const std::uint32_t outcome = wait_claimed(p, e.readers, node, deadline_ns, wait_kind::io, &e);
   if (outcome == parker::timed_out) {
     // Leave no arming behind (see "Waiting"), unless another waiter needs it.
     list_guard hold(e.readers);
     if (empty(e.readers) && empty(e.writers)) remove_locked(fd, e);
     result = io_result::timed_out;
     return true;
+  }
+  // Claimed by wake_all's caller: stay until it is done waking us (see
+  // "Waking from outside a runtime"). It is past the queue push already, so
+  // this is the rest of one function call; yield if its thread was preempted.
+  for (int spins = 0; !waker_done.load(std::memory_order_acquire); ++spins) {
+    if (spins < 100) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
   }
   switch (node.status) {
     case status_canceled:
@@ -378,7 +405,7 @@ void poller::stop() noexcept {
     lock(e.readers);
     waiter_node* chain = claim_every(e, status_retry);
     unlock(e.readers);
-    wake_chain(chain);
+    wake_all(chain);
   });
 }
 
@@ -490,7 +517,7 @@ void close_fd(std::atomic<int>& handle) noexcept {
       close_now = true;
     }
   }
-  wake_chain(chain);
+  wake_all(chain);
   if (close_now) ::close(fd);
 }
 

@@ -64,6 +64,18 @@
 // outlives the waits it was for, and an event already in flight is dropped
 // by its stale gen.
 //
+// Waking from outside a runtime. The poller thread (and a plain thread that
+// closes a socket) wakes a fiber through make_ready, which pushes it on its
+// runtime's inject queue and then notifies the runtime's idle workers. Once
+// pushed, the fiber may run, finish, and let its runtime be destroyed while
+// the waker is still inside that notification (runtime_core::schedule reads
+// the runtime after the push). So every waiter of the poller, once claimed by
+// a waker (not by its timer, which runs on a worker of its own runtime),
+// waits on its stack for `waker_done`, which the waker stores after wake()
+// returned; only then does it return. The spin is the tail of one function
+// call on another thread. (A fix inside schedule would make this handshake
+// unnecessary.)
+//
 // Closing a socket while others use it (tcp_listener::close() while a fiber
 // is in accept()). A socket handle is an atomic<int>. Every call brackets its
 // system calls with acquire_fd/release_fd, which count `users` under the

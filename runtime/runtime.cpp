@@ -79,6 +79,9 @@ runtime_core::~runtime_core() {
         return adopted == core.outside_spawned.load(std::memory_order_acquire);
       },
       this);
+  // An outside waker may still be inside schedule() for a fiber that has
+  // already finished: wait until it left (a handful of instructions).
+  while (outside_wakers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   // release: pairs with the acquire in stopping(); workers that see it find
   // no fiber left (the registry is empty) and exit.
   stopping_.store(true, std::memory_order_release);
@@ -92,8 +95,14 @@ void runtime_core::schedule(fiber* f) {
     w->push_local(f);
     return;
   }
+  // From outside the runtime: once pushed, the fiber may run, finish, and
+  // let the runtime be destroyed while we are still notifying. The
+  // destructor waits for `outside_wakers` to drop to zero first.
+  // acq_rel/release: pairs with the destructor's acquire load.
+  outside_wakers.fetch_add(1, std::memory_order_acq_rel);
   inject.push(f);
   idle.notify_work_available();
+  outside_wakers.fetch_sub(1, std::memory_order_release);
 }
 
 runtime_stats runtime_core::stats() const {

@@ -47,6 +47,8 @@ class runtime_core {
   fiber_registry registry;
   /// Fibers spawned from threads that are not this runtime's workers.
   std::atomic<std::uint64_t> outside_spawned{0};
+  /// Threads inside schedule() from outside the runtime (see there).
+  std::atomic<std::uint32_t> outside_wakers{0};
 
  private:
   std::vector<std::unique_ptr<worker>> workers_;

@@ -94,7 +94,7 @@ void wait_until_parked(weft::runtime& rt, std::size_t count) {
   for (;;) {
     std::size_t parked = 0;
     for (const auto& f : rt.fibers()) {
-      if (f.state == weft::fiber_state::parked && f.waiting_on == weft::wait_kind::other) ++parked;
+      if (f.state == weft::fiber_state::parked && f.waiting_on == weft::wait_kind::io) ++parked;
     }
     if (parked >= count) return;
     std::this_thread::yield();
@@ -116,7 +116,7 @@ class Net : public ::testing::TestWithParam<unsigned> {
 // ---- traffic
 
 TEST_P(Net, EchoServerServesManyConcurrentClientsExactly) {
-  const int clients = static_cast<int>(std::max<std::size_t>(scaled(200), 20));
+  const int clients = static_cast<int>(std::max<std::size_t>(scaled(200), 50));
   constexpr int rounds = 50;
   auto listener = tcp_listener::bind(loopback, 0);
   const std::uint16_t port = listener.local_port();

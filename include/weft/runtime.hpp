@@ -50,6 +50,7 @@ enum class wait_kind {
   future,              ///< weft::future::get / wait
   blocking,            ///< weft::blocking: the call runs on a blocking-pool thread
   task_group,          ///< weft::task_group::wait, parallel algorithms
+  io,                  ///< weft::net: waiting for a socket to become ready
   other,               ///< any other parking wait
 };
 

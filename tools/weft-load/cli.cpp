@@ -1,0 +1,221 @@
+#include "cli.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <ostream>
+#include <sstream>
+#include <system_error>
+#include <thread>
+
+#include "duration.hpp"
+#include "load.hpp"
+#include "options.hpp"
+#include "report.hpp"
+#include "server.hpp"
+#include "weft/net.hpp"
+#include "weft/runtime.hpp"
+
+namespace weft::load {
+
+namespace {
+
+// Writes the report (table and, if asked, JSON) and checks the thresholds.
+int finish(const report& r, const output_options& o, std::ostream& out, std::ostream& err) {
+  const bool json_to_stdout = o.json_path && *o.json_path == "-";
+  (json_to_stdout ? err : out) << format_report(r) << std::flush;
+  if (o.json_path) {
+    const std::string text = json::write(to_json(r));
+    if (json_to_stdout) {
+      out << text << std::flush;
+    } else {
+      std::ofstream file(*o.json_path, std::ios::binary | std::ios::trunc);
+      file << text;
+      file.close();
+      if (!file) {
+        err << "weft-load: --json: cannot write '" << *o.json_path << "'\n";
+        return exit_usage;
+      }
+    }
+  }
+  int code = exit_ok;
+  for (const threshold& t : o.fail_if) {
+    if (const auto crossed = check(t, r)) {
+      err << "weft-load: threshold " << *crossed << '\n';
+      code = exit_threshold;
+    }
+  }
+  return code;
+}
+
+// The live progress line: requests/s over the last interval, p99 and errors
+// so far, rewritten in place with '\r'.
+class progress_line {
+ public:
+  explicit progress_line(std::ostream& err) : err_(err) {}
+  void operator()(const report& r, double elapsed_s) {
+    const double dt = elapsed_s - last_s_;
+    const double rps = dt > 0 ? static_cast<double>(r.requests - last_requests_) / dt : 0.0;
+    last_s_ = elapsed_s;
+    last_requests_ = r.requests;
+    char line[160];
+    std::snprintf(line, sizeof line, "\r  [%6.1fs] %10.0f req/s   p99 %8s   errors %llu ",
+                  elapsed_s, rps, format_nanoseconds(r.latency.quantile(0.99)).c_str(),
+                  static_cast<unsigned long long>(r.error_total()));
+    err_ << line << std::flush;
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) err_ << "\r\033[K" << std::flush;
+  }
+
+ private:
+  std::ostream& err_;
+  double last_s_ = 0;
+  std::uint64_t last_requests_ = 0;
+  bool shown_ = false;
+};
+
+int run(const run_options& o, std::ostream& out, std::ostream& err) {
+  std::unique_ptr<weft::runtime> rt;
+  try {
+    rt = std::make_unique<weft::runtime>(weft::options{.workers = o.workers, .name = "weft-load"});
+  } catch (const std::invalid_argument& e) {
+    err << "weft-load: --workers: " << e.what() << '\n';
+    return exit_usage;
+  }
+  std::unique_ptr<http_server> server;
+  url target;
+  if (o.target) {
+    target = *o.target;
+  } else {
+    server = std::make_unique<http_server>(*rt, "127.0.0.1", 0);
+    target = url{"127.0.0.1", server->port(), "/"};
+  }
+
+  // One connection first: a name that does not resolve or a port nobody
+  // listens on ends the run here (exit 2) instead of as a table of errors.
+  try {
+    rt->block_on([&] { net::tcp_stream::connect(target.host, target.port, o.timeout); });
+  } catch (const std::system_error& e) {
+    err << "weft-load: cannot reach " << target.authority() << ": " << e.what() << '\n';
+    return exit_unreachable;
+  }
+
+  load_plan plan;
+  plan.target = target;
+  plan.request = build_request(target, o.request);
+  plan.head = o.request.method == "HEAD";
+  plan.connections = o.connections;
+  plan.duration = o.duration;
+  plan.rate = o.rate;
+  plan.timeout = o.timeout;
+
+  const bool json_to_stdout = o.output.json_path && *o.output.json_path == "-";
+  (json_to_stdout ? err : out) << "Running " << format_duration(o.duration) << " test @ "
+                               << target.str() << (server ? " (built-in server)" : "") << '\n'
+                               << std::flush;
+  progress_line line(err);
+  progress_fn progress;
+  if (!o.output.quiet && ::isatty(STDERR_FILENO)) {
+    progress = [&line](const report& r, double s) { line(r, s); };
+  }
+  const report r = run_load(*rt, plan, progress);
+  line.clear();
+  if (server) server->stop();
+
+  const int code = finish(r, o.output, out, err);
+  if (r.connects == 0) {
+    err << "weft-load: no connection to " << target.authority() << " succeeded\n";
+    return exit_unreachable;
+  }
+  return code;
+}
+
+int merge_reports(const merge_options& o, std::ostream& out, std::ostream& err) {
+  std::vector<report> parts;
+  for (const std::string& path : o.files) {
+    std::string text;
+    if (path == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+      std::ifstream file(path, std::ios::binary);
+      if (!file) {
+        err << "weft-load: merge: cannot read '" << path << "'\n";
+        return exit_usage;
+      }
+      text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    }
+    try {
+      parts.push_back(from_json(json::parse(text)));
+    } catch (const json::error& e) {
+      err << "weft-load: merge: " << path << ": " << e.what() << '\n';
+      return exit_usage;
+    }
+  }
+  return finish(merge(parts), o.output, out, err);
+}
+
+int serve(const serve_options& o, std::ostream& out, std::ostream& err) {
+  // Without a duration the server runs until SIGINT or SIGTERM, taken with
+  // sigwait: blocked here, before the workers start, so that every thread
+  // inherits the mask and the signal reaches this thread only.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (!o.duration) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::unique_ptr<weft::runtime> rt;
+  try {
+    rt = std::make_unique<weft::runtime>(weft::options{.workers = o.workers, .name = "weft-serve"});
+  } catch (const std::invalid_argument& e) {
+    err << "weft-load: --workers: " << e.what() << '\n';
+    return exit_usage;
+  }
+  std::unique_ptr<http_server> server;
+  try {
+    server = std::make_unique<http_server>(*rt, o.host, o.port);
+  } catch (const std::system_error& e) {
+    err << "weft-load: serve: cannot listen on " << o.host << ':' << o.port << ": " << e.what()
+        << '\n';
+    return exit_usage;
+  }
+  out << "weft-load: serving on http://" << url{o.host, server->port(), "/"}.authority() << "/"
+      << (o.duration ? "" : " (Ctrl-C stops)") << '\n'
+      << std::flush;
+  if (o.duration) {
+    std::this_thread::sleep_for(*o.duration);
+  } else {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+  }
+  server->stop();
+  out << "weft-load: served " << server->requests() << " requests\n";
+  return exit_ok;
+}
+
+}  // namespace
+
+int run_cli(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  command cmd;
+  try {
+    cmd = parse_command_line(args);
+  } catch (const usage_error& e) {
+    err << "weft-load: " << e.what() << '\n';
+    return exit_usage;
+  }
+  if (const auto* info = std::get_if<info_request>(&cmd)) {
+    out << info->text;
+    return exit_ok;
+  }
+  if (const auto* m = std::get_if<merge_options>(&cmd)) return merge_reports(*m, out, err);
+  if (const auto* s = std::get_if<serve_options>(&cmd)) return serve(*s, out, err);
+  return run(std::get<run_options>(cmd), out, err);
+}
+
+}  // namespace weft::load

@@ -1,0 +1,76 @@
+// weft-load: the command line.
+//
+//   weft-load [URL] [options]                 load URL (or the built-in server)
+//   weft-load merge A.json B.json ... [opts]  one report from several runs
+//   weft-load serve [--port P] [-w N]         the built-in server alone
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "http_client.hpp"
+#include "threshold.hpp"
+#include "url.hpp"
+
+namespace weft::load {
+
+/// Bad command line: exit code 1, with this message.
+class usage_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Options shared by runs and merges: what to do with the report.
+struct output_options {
+  std::optional<std::string> json_path;  ///< --json FILE ('-': stdout)
+  std::vector<threshold> fail_if;        ///< --fail-if
+  bool quiet = false;                    ///< --quiet
+};
+
+/// `weft-load [URL] [options]`.
+struct run_options {
+  std::optional<url> target;  ///< nothing: the built-in server
+  unsigned connections = 64;
+  std::chrono::nanoseconds duration = std::chrono::seconds(10);
+  double rate = 0;       ///< 0: closed model
+  unsigned workers = 0;  ///< 0: all cores
+  std::chrono::nanoseconds timeout = std::chrono::seconds(5);
+  request_spec request;
+  output_options output;
+};
+
+/// `weft-load merge FILE... [--json FILE] [--fail-if COND] [--quiet]`.
+struct merge_options {
+  std::vector<std::string> files;
+  output_options output;
+};
+
+/// `weft-load serve [--host H] [--port P] [-w N] [-d D]`.
+struct serve_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned workers = 0;
+  std::optional<std::chrono::nanoseconds> duration;  ///< nothing: until SIGINT/SIGTERM
+};
+
+/// -h / --help, or --version: print `text`, exit 0.
+struct info_request {
+  std::string text;
+};
+
+using command = std::variant<run_options, merge_options, serve_options, info_request>;
+
+/// Parses the arguments after the program name. Throws usage_error naming
+/// the offending option or argument.
+command parse_command_line(std::span<const std::string> args);
+
+/// The --help text.
+std::string usage_text();
+
+}  // namespace weft::load

@@ -1,0 +1,28 @@
+// weft-load: the target URL, http://host[:port]/path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace weft::load {
+
+/// A parsed http URL. Only plain HTTP/1.1 is supported (no TLS).
+struct url {
+  std::string host;          ///< name or address; IPv6 without brackets
+  std::uint16_t port = 80;   ///< 80 unless given
+  std::string target = "/";  ///< path and query, as sent in the request line
+
+  /// The Host header value: host, with brackets for IPv6, and :port unless 80.
+  [[nodiscard]] std::string authority() const;
+  /// The URL written out again (http://authority/target).
+  [[nodiscard]] std::string str() const;
+};
+
+/// Parses "http://host[:port][/path][?query]" ("http://" may be left out;
+/// a fragment is dropped). Throws std::invalid_argument saying what is wrong:
+/// another scheme (https is not supported), an empty host, a bad port, user
+/// info, spaces or control characters.
+url parse_url(std::string_view text);
+
+}  // namespace weft::load
