@@ -546,12 +546,11 @@ TEST(LoadRun, ClosedModelAgainstTheBuiltInServer) {
   EXPECT_GT(r.bytes, r.requests * http_server::body.size());
 }
 
-// Answers each request on a connection `delay` after reading it, one at a
-// time: a server that takes `delay` per request whatever the offered load.
-class slow_server {
+// Runs `answer` on each connection it accepts, then closes the connection.
+class scripted_server {
  public:
-  slow_server(weft::runtime& rt, nanoseconds delay)
-      : listener_(weft::net::tcp_listener::bind("127.0.0.1", 0)), delay_(delay) {
+  scripted_server(weft::runtime& rt, std::function<void(weft::net::tcp_stream&)> answer)
+      : listener_(weft::net::tcp_listener::bind("127.0.0.1", 0)), answer_(std::move(answer)) {
     acceptor_ = rt.spawn([this] {
       std::vector<weft::join_handle<void>> conns;
       for (;;) {
@@ -561,43 +560,49 @@ class slow_server {
         } catch (const std::system_error&) {
           break;
         }
-        conns.push_back(weft::spawn([this, st = std::move(s)]() mutable { serve(st); }));
+        conns.push_back(weft::spawn([this, st = std::move(s)]() mutable {
+          weft::net::tcp_stream conn = std::move(st);  // closed when the fiber ends
+          try {
+            answer_(conn);
+          } catch (const std::system_error&) {
+          }
+        }));
       }
       for (auto& c : conns) c.join();
     });
   }
-  ~slow_server() {
+  ~scripted_server() {
     listener_.close();
     acceptor_.join();
   }
   [[nodiscard]] std::uint16_t port() const { return listener_.local_port(); }
 
  private:
-  void serve(weft::net::tcp_stream& s) {
-    static const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    std::string pending;
-    char buf[1024];
-    try {
-      for (;;) {
-        const std::size_t n = s.read_some(std::as_writable_bytes(std::span(buf)));
-        if (n == 0) return;
-        pending.append(buf, n);
-        for (auto end = pending.find("\r\n\r\n"); end != std::string::npos;
-             end = pending.find("\r\n\r\n")) {
-          pending.erase(0, end + 4);
-          weft::this_fiber::sleep_for(delay_);
-          s.write_all(std::as_bytes(std::span(response)));
-        }
-      }
-    } catch (const std::system_error&) {
-      // The client dropped the connection at the end of its run.
-    }
-  }
-
   weft::net::tcp_listener listener_;
-  nanoseconds delay_;
+  std::function<void(weft::net::tcp_stream&)> answer_;
   weft::join_handle<void> acceptor_;
 };
+
+// Answers each request on a connection `delay` after reading it, one at a
+// time: a server that takes `delay` per request whatever the offered load.
+// (Run by scripted_server, which ends the connection on a socket error: the
+// client drops it at the end of its run.)
+void answer_slowly(weft::net::tcp_stream& s, nanoseconds delay) {
+  static const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  std::string pending;
+  char buf[1024];
+  for (;;) {
+    const std::size_t n = s.read_some(std::as_writable_bytes(std::span(buf)));
+    if (n == 0) return;
+    pending.append(buf, n);
+    for (auto end = pending.find("\r\n\r\n"); end != std::string::npos;
+         end = pending.find("\r\n\r\n")) {
+      pending.erase(0, end + 4);
+      weft::this_fiber::sleep_for(delay);
+      s.write_all(std::as_bytes(std::span(response)));
+    }
+  }
+}
 
 TEST(LoadRun, OpenModelCountsTheQueueingDelay) {
   // One user asked for 100 requests/s (one every 10 ms) of a server that
@@ -608,7 +613,7 @@ TEST(LoadRun, OpenModelCountsTheQueueingDelay) {
   constexpr auto delay = 40ms;
   constexpr auto interval = 10ms;
   weft::runtime rt(weft::options{.workers = 2});
-  slow_server server(rt, delay);
+  scripted_server server(rt, [delay](weft::net::tcp_stream& s) { answer_slowly(s, delay); });
   load_plan plan;
   plan.target = url{"127.0.0.1", server.port(), "/"};
   plan.request = build_request(plan.target, {});
@@ -652,43 +657,6 @@ TEST(LoadRun, RefusedConnectionsAreCountedAsConnectErrors) {
   EXPECT_GT(r.errors[static_cast<std::size_t>(error_kind::connect)], 0u);
   EXPECT_EQ(r.error_total(), r.errors[static_cast<std::size_t>(error_kind::connect)]);
 }
-
-// Runs `answer` on each connection it accepts, then closes the connection.
-class scripted_server {
- public:
-  scripted_server(weft::runtime& rt, std::function<void(weft::net::tcp_stream&)> answer)
-      : listener_(weft::net::tcp_listener::bind("127.0.0.1", 0)), answer_(std::move(answer)) {
-    acceptor_ = rt.spawn([this] {
-      std::vector<weft::join_handle<void>> conns;
-      for (;;) {
-        weft::net::tcp_stream s;
-        try {
-          s = listener_.accept();
-        } catch (const std::system_error&) {
-          break;
-        }
-        conns.push_back(weft::spawn([this, st = std::move(s)]() mutable {
-          weft::net::tcp_stream conn = std::move(st);  // closed when the fiber ends
-          try {
-            answer_(conn);
-          } catch (const std::system_error&) {
-          }
-        }));
-      }
-      for (auto& c : conns) c.join();
-    });
-  }
-  ~scripted_server() {
-    listener_.close();
-    acceptor_.join();
-  }
-  [[nodiscard]] std::uint16_t port() const { return listener_.local_port(); }
-
- private:
-  weft::net::tcp_listener listener_;
-  std::function<void(weft::net::tcp_stream&)> answer_;
-  weft::join_handle<void> acceptor_;
-};
 
 // Reads until the end of a request head; false if the peer closed first.
 bool read_request(weft::net::tcp_stream& s) {
