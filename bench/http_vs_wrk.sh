@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# weft-load against wrk on one nginx (the `http` workload of the shared
+# benchmark list): nginx-light with one worker process on 127.0.0.1, both
+# load generators with the same connections and duration and one
+# worker/thread each, alternating RUNS times; prints each run's requests/s
+# and the ratio of the medians. Also one open-model weft-load run at a fixed
+# rate, with its latency percentiles.
+#
+#   bench/http_vs_wrk.sh [BUILD_DIR]        (default build/release)
+#   RUNS=5 CONNECTIONS=64 DURATION=5s RATE=20000 bench/http_vs_wrk.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build/release}
+RUNS=${RUNS:-5}
+CONNECTIONS=${CONNECTIONS:-64}
+DURATION=${DURATION:-5s}
+RATE=${RATE:-20000}
+PORT=${PORT:-18080}
+LOAD="$BUILD/tools/weft-load"
+[[ -x "$LOAD" ]] || { echo "build weft-load first: cmake --build --preset release --target weft-load" >&2; exit 2; }
+
+for p in nginx-light wrk; do
+  dpkg -s "$p" >/dev/null 2>&1 || {
+    sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$p" >/dev/null
+  }
+done
+
+dir=$(mktemp -d)
+trap 'nginx -p "$dir" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$dir"' EXIT
+mkdir -p "$dir/logs" "$dir/html"
+printf 'ok\n' > "$dir/html/index.html"
+chmod -R a+rX "$dir"  # nginx workers run as www-data
+cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$PORT; root $dir/html; }
+}
+CONF
+nginx -p "$dir" -c nginx.conf
+url="http://127.0.0.1:$PORT/index.html"
+for ((try = 0; ; ++try)); do  # nginx daemonizes: wait until it answers (at most ~5 s)
+  curl -fs -o /dev/null "$url" && break
+  ((try < 50)) || { echo "nginx did not come up; see $dir/logs/error.log" >&2; exit 2; }
+  sleep 0.1
+done
+
+weft_rps=() wrk_rps=()
+for ((i = 1; i <= RUNS; i++)); do
+  w=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url" | awk '/Requests\/sec/ {print $2}')
+  l=$("$LOAD" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 --quiet --json - 2>/dev/null |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
+  wrk_rps+=("$w") weft_rps+=("$l")
+  echo "run $i: wrk $w req/s, weft-load $l req/s"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+mw=$(median "${wrk_rps[@]}") ml=$(median "${weft_rps[@]}")
+echo "median: wrk $mw req/s, weft-load $ml req/s, weft-load/wrk $(awk -v a="$ml" -v b="$mw" 'BEGIN {printf "%.2f", a/b}')"
+echo "open model, $RATE req/s:"
+"$LOAD" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 -r "$RATE" --quiet 2>&1 | tail -n 20
