@@ -53,13 +53,9 @@ std::int64_t fib(int n) {
 }
 
 TEST_P(Scheduler, ForkJoinFib) {
-#ifdef WEFT_TEST_SANITIZED
-  constexpr int n = 18;
-  constexpr std::int64_t expected = 2584;
-#else
-  constexpr int n = 25;
-  constexpr std::int64_t expected = 75025;
-#endif
+  // Smaller under sanitizers (test_support.hpp).
+  constexpr int n = weft::test::scaled(1000) == 1000 ? 25 : 18;
+  constexpr std::int64_t expected = weft::test::fib_value(n);
   EXPECT_EQ(rt.block_on([] { return fib(n); }), expected);
 }
 

@@ -21,4 +21,15 @@ constexpr std::size_t scaled(std::size_t n) {
   return s > 0 ? s : 1;
 }
 
+/// The n-th Fibonacci number (fib(0) = 0), to check fork-join results.
+constexpr long long fib_value(int n) {
+  long long a = 0, b = 1;
+  for (int i = 0; i < n; ++i) {
+    const long long next = a + b;
+    a = b;
+    b = next;
+  }
+  return a;
+}
+
 }  // namespace weft::test

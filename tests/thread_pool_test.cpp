@@ -57,13 +57,9 @@ std::int64_t nested_fib(weft::thread_pool& pool, int n) {
 
 TEST(ThreadPool, NestedWaitsOnAPoolOfOneThread) {
   weft::thread_pool pool(1);
-#ifdef WEFT_TEST_SANITIZED
-  constexpr int n = 12;
-  constexpr std::int64_t expected = 144;
-#else
-  constexpr int n = 18;
-  constexpr std::int64_t expected = 2584;
-#endif
+  // Smaller under sanitizers (test_support.hpp).
+  constexpr int n = weft::test::scaled(1000) == 1000 ? 18 : 12;
+  constexpr std::int64_t expected = weft::test::fib_value(n);
   EXPECT_EQ(pool.submit(nested_fib, std::ref(pool), n).get(), expected);
 }
 

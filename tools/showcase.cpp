@@ -123,8 +123,9 @@ int main() {
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   weft::runtime rt(weft::options{.workers = cores});
   weft::runtime one(weft::options{.workers = 1});
-  std::printf("weft showcase: %u workers (one per core), times in ms, one timed run after a warm-up\n\n",
-              cores);
+  std::printf(
+      "weft showcase: %u workers (one per core), times in ms, one timed run after a warm-up\n\n",
+      cores);
   std::printf("| %-34s | %10s | %12s | %8s |\n", "workload", "weft", "std::thread", "speedup");
   std::printf("|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(12, '-').c_str(),
               std::string(14, '-').c_str(), std::string(10, '-').c_str());
