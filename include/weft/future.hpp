@@ -67,7 +67,7 @@ class future_state final : public future_core {
   }
   /// Consumer: the value, or rethrows.
   T take() {
-    if (error) std::rethrow_exception(error);
+    if (error) std::rethrow_exception(std::exchange(error, nullptr));  // see task.hpp
     if constexpr (!std::is_void_v<T>) return std::move(*value);
   }
   /// Forwards the outcome into a std::promise (conversion to std::future).

@@ -49,7 +49,10 @@ class task_result : public task_base {
  public:
   /// Moves the value out, or rethrows the stored exception. Called once.
   R take() {
-    if (error) std::rethrow_exception(error);
+    // Moved out: the exception object is then released by this thread, not
+    // by whichever thread frees the task last (ThreadSanitizer cannot see
+    // the C++ runtime's atomic reference count on exception objects).
+    if (error) std::rethrow_exception(std::exchange(error, nullptr));
     if constexpr (std::is_reference_v<R>) {
       return static_cast<R>(value_->get());
     } else {
@@ -70,7 +73,10 @@ class task_result<void> : public task_base {
  public:
   /// Rethrows the stored exception, if any. Called once.
   void take() {
-    if (error) std::rethrow_exception(error);
+    // Moved out: the exception object is then released by this thread, not
+    // by whichever thread frees the task last (ThreadSanitizer cannot see
+    // the C++ runtime's atomic reference count on exception objects).
+    if (error) std::rethrow_exception(std::exchange(error, nullptr));
   }
 
  protected:
