@@ -1,8 +1,19 @@
 # weft_load_core: everything of weft-load but main(), as a static library
 # linked by the tool (tools/CMakeLists.txt) and by its test
-# (tests/weft_load_test.cpp, registered by tests.cmake). Included from
+# (tests/weft_load_*_test.cpp, registered by tests.cmake). Included from
 # either directory, whichever comes first; the guard makes it one target.
+# Debian's libraries do the generic work: http-parser (libhttp-parser-dev)
+# frames responses, CLI11 (libcli11-dev) parses the command line,
+# nlohmann-json (nlohmann-json3-dev) reads and writes the JSON report.
 include_guard(GLOBAL)
+
+find_package(CLI11 2 CONFIG REQUIRED)
+find_package(nlohmann_json 3 CONFIG REQUIRED)
+find_path(WEFT_HTTP_PARSER_INCLUDE_DIR http_parser.h)
+find_library(WEFT_HTTP_PARSER_LIBRARY http_parser)
+if(NOT WEFT_HTTP_PARSER_INCLUDE_DIR OR NOT WEFT_HTTP_PARSER_LIBRARY)
+  message(FATAL_ERROR "weft-load needs http-parser: apt-get install libhttp-parser-dev")
+endif()
 
 set(_weft_load_dir ${CMAKE_CURRENT_LIST_DIR})
 add_library(weft_load_core STATIC
@@ -21,4 +32,6 @@ add_library(weft_load_core STATIC
 )
 weft_apply_settings(weft_load_core)
 target_include_directories(weft_load_core PUBLIC ${_weft_load_dir})
-target_link_libraries(weft_load_core PUBLIC weft::weft)
+target_include_directories(weft_load_core SYSTEM PRIVATE ${WEFT_HTTP_PARSER_INCLUDE_DIR})
+target_link_libraries(weft_load_core PUBLIC weft::weft nlohmann_json::nlohmann_json
+                      PRIVATE CLI11::CLI11 ${WEFT_HTTP_PARSER_LIBRARY})

@@ -1,0 +1,61 @@
+// Helpers shared by the weft-load test files: a report with known
+// contents, a field-by-field comparison, and the sanitizer scale for runs.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+
+#include "report.hpp"
+
+namespace weft::load::test {
+
+inline report sample_report(std::uint64_t seed) {
+  report r;
+  r.target = "http://127.0.0.1:8080/";
+  r.model = "closed";
+  r.connections = 8;
+  r.workers = 2;
+  r.duration_s = 1.5;
+  r.bytes = 123456789;
+  r.connects = 8;
+  r.errors[static_cast<std::size_t>(error_kind::timeout)] = seed;
+  r.errors[static_cast<std::size_t>(error_kind::parse)] = 2;
+  std::mt19937_64 rng(seed);
+  std::lognormal_distribution<double> latency(12.0, 1.0);
+  for (int i = 0; i < 10'000; ++i) {
+    r.latency.record(static_cast<std::uint64_t>(latency(rng)));
+    ++r.status[i % 10 == 0 ? 503 : 200];
+  }
+  r.requests = 10'000;
+  r.rps = static_cast<double>(r.requests) / r.duration_s;
+  return r;
+}
+
+inline void expect_same(const report& a, const report& b) {
+  EXPECT_EQ(a.target, b.target);
+  EXPECT_EQ(a.model, b.model);
+  EXPECT_EQ(a.connections, b.connections);
+  EXPECT_EQ(a.rate, b.rate);
+  EXPECT_EQ(a.workers, b.workers);
+  EXPECT_EQ(a.duration_s, b.duration_s);
+  EXPECT_EQ(a.requests, b.requests);
+  EXPECT_EQ(a.rps, b.rps);
+  EXPECT_EQ(a.bytes, b.bytes);
+  EXPECT_EQ(a.connects, b.connects);
+  EXPECT_EQ(a.errors, b.errors);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_TRUE(a.latency == b.latency);
+}
+
+#ifdef WEFT_TEST_SANITIZED
+// Sanitized code on a busy CI machine runs several times slower: the runs
+// last longer so that they still see traffic, and the asserts do not change.
+inline constexpr int run_scale = 3;
+#else
+inline constexpr int run_scale = 1;
+#endif
+
+}  // namespace weft::load::test
