@@ -101,10 +101,28 @@ TEST(LoadHttp, HeadAndConnectionClose) {
   EXPECT_FALSE(reader.read(in, true).keep_alive);
 }
 
+TEST(LoadHttp, UpgradeAndHttp10KeepAlive) {
+  const std::string first =
+      "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok";
+  string_source in(
+      first +
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+          "\x81\x05hello",
+      5);
+  response_reader reader;
+  const response a = reader.read(in, false);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_TRUE(a.keep_alive);  // HTTP/1.0 that asks for keep-alive
+  EXPECT_EQ(a.bytes, first.size());
+  const response b = reader.read(in, false);
+  EXPECT_EQ(b.status, 101);
+  EXPECT_FALSE(b.keep_alive);  // no longer HTTP: the connection is not reused
+}
+
 TEST(LoadHttp, GarbageAndTruncationAreErrors) {
   const auto outcome = [](const std::string& text) {
     string_source in(text, 3);
-    response_reader reader(256);
+    response_reader reader(256, 256);
     try {
       reader.read(in, false);
     } catch (const protocol_error&) {

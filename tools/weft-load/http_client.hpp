@@ -1,13 +1,14 @@
 // weft-load: the HTTP/1.1 client side. The request is built once per run;
-// responses are read with a small pull parser over a reusable buffer
-// (status line, headers, then a body framed by Content-Length, chunked
-// transfer coding, or the end of the connection). Bodies are skipped, never
+// responses are framed by Node's http-parser (Debian's libhttp-parser-dev):
+// status line, headers, then a body delimited by Content-Length, chunked
+// transfer coding, or the end of the connection. Bodies are skipped, never
 // stored, so a virtual user's memory stays one buffer whatever the response
 // size.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -62,30 +63,35 @@ struct response {
 /// connection changes.
 class response_reader {
  public:
-  /// `buffer_size` bounds the status line and each header line.
-  explicit response_reader(std::size_t buffer_size = 16 * 1024) : buf_(buffer_size) {}
+  /// `buffer_size`: the bytes asked of each read; `max_head`: the largest
+  /// status line plus headers accepted (more is a protocol_error).
+  explicit response_reader(std::size_t buffer_size = 16 * 1024, std::size_t max_head = 64 * 1024);
+  ~response_reader();
+  response_reader(const response_reader&) = delete;
+  response_reader& operator=(const response_reader&) = delete;
 
   /// Reads one complete response (1xx interim responses are skipped). For a
   /// HEAD request pass `head = true` (no body follows). Throws
   /// protocol_error, peer_closed, or whatever `in` throws.
   response read(byte_source& in, bool head);
 
-  /// Forgets buffered bytes (for a new connection).
-  void reset() noexcept { begin_ = end_ = 0; }
+  /// Forgets buffered bytes and parser state (for a new connection).
+  void reset() noexcept;
+
+  struct parser_state;  ///< http-parser's state and callbacks (http_client.cpp)
 
  private:
-  /// The next line without its line end; valid until the next read.
-  std::string_view line(byte_source& in, response& r);
-  /// Reads more into the buffer; false if the peer closed.
-  bool fill(byte_source& in, response& r);
-  /// Consumes `n` body bytes.
-  void skip(byte_source& in, response& r, std::uint64_t n);
-  /// Reads and discards until the peer closes (body without a length).
-  void skip_to_close(byte_source& in, response& r);
+  /// Feeds the buffered bytes to the parser; true once a final response is
+  /// complete (its trailing bytes stay buffered).
+  bool parse_buffered(response& r);
+  /// Tells the parser the peer closed; true if that completed the response.
+  bool parse_end_of_stream(response& r);
 
   std::vector<char> buf_;
-  std::size_t begin_ = 0;  ///< unread bytes are buf_[begin_, end_)
+  std::size_t begin_ = 0;  ///< unparsed bytes are buf_[begin_, end_)
   std::size_t end_ = 0;
+  std::size_t max_head_;
+  std::unique_ptr<parser_state> parser_;
 };
 
 }  // namespace weft::load
