@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "fiber.hpp"
+#include "io_poller.hpp"
 #include "runtime_core.hpp"
 #include "stack_overflow.hpp"
 #include "worker.hpp"
@@ -87,6 +88,19 @@ runtime_core::~runtime_core() {
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->unpark();
   for (auto& w : workers_) w->join();
+  delete io_if_started();  // no worker harvests any more (io_poller.hpp, "Teardown")
+}
+
+io_poller& runtime_core::io() {
+  if (io_poller* p = io_if_started()) return *p;
+  auto fresh = std::make_unique<io_poller>();
+  io_poller* expected = nullptr;
+  // acq_rel: publishes the constructed poller (release); on failure, reads
+  // the winner's (acquire).
+  if (io_.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) {
+    return *fresh.release();
+  }
+  return *expected;
 }
 
 void runtime_core::schedule(fiber* f) {

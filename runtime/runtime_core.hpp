@@ -16,6 +16,7 @@
 
 namespace weft::detail {
 
+class io_poller;
 class worker;
 
 class runtime_core {
@@ -39,6 +40,15 @@ class runtime_core {
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
   [[nodiscard]] runtime_stats stats() const;
 
+  /// The runtime's epoll set, created on first use (io_poller.hpp). Throws
+  /// std::system_error if it cannot be created. Any thread.
+  io_poller& io();
+  /// The epoll set if it was created, else nullptr.
+  [[nodiscard]] io_poller* io_if_started() const noexcept {
+    // acquire: pairs with io()'s publishing CAS; the poller is constructed.
+    return io_.load(std::memory_order_acquire);
+  }
+
   runtime& owner;
   const options opts;
   inject_queue inject;
@@ -53,6 +63,7 @@ class runtime_core {
  private:
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<bool> stopping_{false};
+  std::atomic<io_poller*> io_{nullptr};  ///< owned; deleted after the workers are joined
 };
 
 /// Throws std::invalid_argument naming the first bad option; returns the

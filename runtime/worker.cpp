@@ -7,6 +7,7 @@
 
 #include "fiber.hpp"
 #include "futex.hpp"
+#include "io_poller.hpp"
 #include "park.hpp"
 #include "runtime_core.hpp"
 #include "stack_overflow.hpp"
@@ -103,6 +104,7 @@ fiber* worker::next_local() noexcept {
     // work instead: outside work, due timers, a yielder, the deque's top
     // (tokio caps its LIFO slot for the same reason).
     fire_due_timers(false);
+    io_poll_due_ = true;  // polled once the switch is complete (io_poller.hpp)
     if (fiber* f = take_injected()) return f;
     if (fiber* f = pop_yielded()) return f;
     const steal_result<fiber*> oldest = stealer_.steal();
@@ -201,7 +203,7 @@ fiber* worker::search() noexcept {
   for (int round = 0; round < search_rounds; ++round) {
     fiber* f = steal_one();
     if (!f) f = take_injected();
-    if (!f && fire_due_timers(true)) {
+    if (!f && (fire_due_timers(true) || (round == 0 && poll_io_if_unattended()))) {
       const auto local = owner_.pop();
       f = local ? *local : nullptr;
     }
@@ -255,17 +257,24 @@ void worker::await_wake_word() noexcept {
   while (sleep_word_.load(std::memory_order_acquire) != 0) futex_wait(sleep_word_, 1);
 }
 
+bool worker::poll_io_if_unattended() noexcept {
+  io_poller* io = core_.io_if_started();
+  if (io == nullptr || !io->has_armed() || io->has_blocked_worker()) return false;
+  return io->poll_now();
+}
+
 void worker::sleep() noexcept {
   // exchange (acq_rel), not a store: if shutdown's unpark() wrote 0 first,
   // we read it and so also see `stopping_`, written before it.
-  sleep_word_.exchange(1, std::memory_order_acq_rel);
+  sleep_word_.exchange(asleep, std::memory_order_acq_rel);
   core_.idle.add_sleeper(index_);
   if (searching_) {
     searching_ = false;
     core_.idle.end_search(false);
   }
   // add_sleeper's RMW on the idle state orders the re-check below against
-  // every notifier (idle.hpp).
+  // every notifier (idle.hpp), and the read of has_armed() against every
+  // arming fiber's wake_one_sleeper (poller.hpp, "Arming").
   if (work_visible() || core_.stopping()) {
     if (!core_.idle.remove_sleeper(index_)) {
       // A notifier popped us first and counted us as a searcher.
@@ -274,33 +283,61 @@ void worker::sleep() noexcept {
     }
     return;
   }
+  // With descriptors armed and nobody waiting on them, sleep in the epoll
+  // set instead of on the futex word (io_poller.hpp).
+  io_poller* const io = core_.io_if_started();
+  const bool polls = io != nullptr && io->has_armed() && io->try_begin_blocking();
+  io_events harvested;
   for (;;) {
-    // acquire: pairs with the release store in unpark().
+    // acquire: pairs with the exchange in unpark().
     if (sleep_word_.load(std::memory_order_acquire) == 0) break;
     std::int64_t deadline = no_deadline;
     for (unsigned i = 0; i < core_.worker_count(); ++i) {
       deadline = std::min(deadline, core_.worker_at(i).timers_.earliest());
     }
-    if (deadline == no_deadline) {
-      futex_wait(sleep_word_, 1);
+    if (polls) {
+      // acq_rel CASes on the word unpark() exchanges: either this one fails
+      // (unparked: do not block) or unpark() reads asleep_in_epoll and
+      // interrupts the wait (io_poller.hpp, "Interrupting").
+      std::uint32_t expected = asleep;
+      if (!sleep_word_.compare_exchange_strong(expected, asleep_in_epoll,
+                                               std::memory_order_acq_rel)) {
+        break;
+      }
+      io->wait(harvested, deadline);
+      expected = asleep_in_epoll;
+      sleep_word_.compare_exchange_strong(expected, asleep, std::memory_order_acq_rel);
+      if (harvested.count > 0) break;  // dispatched below, once no longer a sleeper
+      if (deadline != no_deadline && steady_now_ns() >= deadline) break;
+    } else if (deadline == no_deadline) {
+      futex_wait(sleep_word_, asleep);
     } else {
       const std::chrono::nanoseconds rest(deadline - steady_now_ns());
       if (rest.count() <= 0) break;
-      futex_wait(sleep_word_, 1, &rest);
+      futex_wait(sleep_word_, asleep, &rest);
     }
   }
-  if (core_.stopping()) return;  // shutdown wakes everyone; counts no longer matter
-  if (sleep_word_.load(std::memory_order_acquire) == 0 || !core_.idle.remove_sleeper(index_)) {
+  if (polls) io->end_blocking();
+  if (!core_.stopping() &&
+      (sleep_word_.load(std::memory_order_acquire) == 0 || !core_.idle.remove_sleeper(index_))) {
     // Woken by a notifier (perhaps racing our timeout): it counted us as a searcher.
     await_wake_word();
     searching_ = true;
   }
+  // (Stopping: shutdown wakes everyone; the counts no longer matter. Events
+  // taken are still dispatched: they may be for another runtime's fibers.)
+  if (polls) io->dispatch(harvested);
 }
 
 void worker::unpark() noexcept {
-  // release: pairs with the acquire load in sleep().
-  sleep_word_.store(0, std::memory_order_release);
-  futex_wake(sleep_word_, 1);
+  // acq_rel: pairs with the acquire loads and the CASes in sleep(); after
+  // it, the word and the worker may be gone for all the kernel cares
+  // (futex_wake uses only the address).
+  if (sleep_word_.exchange(0, std::memory_order_acq_rel) == asleep_in_epoll) {
+    core_.io_if_started()->interrupt();  // non-null: the word says a worker blocks in it
+  } else {
+    futex_wake(sleep_word_, 1);
+  }
 }
 
 // Inlined into its few callers: every call level between user code and the
@@ -366,6 +403,10 @@ void worker::complete_switch(transfer t) noexcept {
     case after_switch::retire:
       retire(from);
       break;
+  }
+  if (io_poll_due_) [[unlikely]] {  // the fairness tick's poll, now that no lock is held
+    io_poll_due_ = false;
+    poll_io_if_unattended();
   }
 }
 

@@ -126,6 +126,10 @@ class worker {
   fiber* search() noexcept;
   fiber* steal_one() noexcept;
   void sleep() noexcept;
+  /// Polls the runtime's epoll set once without blocking, if descriptors
+  /// are armed and no worker is blocked in it (io_poller.hpp). True if it
+  /// woke any fiber (onto this worker's deque).
+  bool poll_io_if_unattended() noexcept;
   [[nodiscard]] bool work_visible() const noexcept;
   void await_wake_word() noexcept;
   bool fire_due_timers(bool all_workers) noexcept;
@@ -151,9 +155,13 @@ class worker {
   std::uint32_t tick_ = 0;
   std::uint64_t rng_;  // xorshift state for victim selection
   bool searching_ = false;
+  bool io_poll_due_ = false;  // set by the fairness tick, cleared by complete_switch
   worker_counters counters_;
-  // 1 while asleep and not yet woken; the waker stores 0 (release) and
-  // futex-wakes; pairs with the acquire load in sleep().
+  // 0 awake (or woken); `asleep` while asleep on the futex word;
+  // `asleep_in_epoll` while blocked in the runtime's epoll set. The waker
+  // exchanges 0 in and futex-wakes or interrupts the epoll wait (unpark()).
+  static constexpr std::uint32_t asleep = 1;
+  static constexpr std::uint32_t asleep_in_epoll = 2;
   std::atomic<std::uint32_t> sleep_word_{0};
   std::thread thread_;
 };

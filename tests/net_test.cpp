@@ -1,7 +1,7 @@
 // weft::net: echo traffic with many concurrent clients (1/2/4 workers), fibers
 // and plain threads on either side, errors (refused, timeouts, close while
 // waiting, peer close), large full-duplex transfers, readiness waits on pipes,
-// moves, and the poller's stop at exit. Loopback addresses only.
+// moves, and I/O still harvested while a runtime is destroyed at exit. Loopback addresses only.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -601,10 +601,10 @@ TEST(NetDeathTest, ExitWithAFiberWaitingOnIoLetsTheWaitFinish) {
   EXPECT_EXIT(
       {
         ASSERT_EQ(::pipe2(exit_pipe, O_NONBLOCK | O_CLOEXEC), 0);
-        // At exit, in reverse order of these registrations: the poller stops
-        // (it starts when the fiber parks, below), then the pipe is written,
-        // then the default runtime waits for the fiber. So the fiber is
-        // parked on a stopped poller and can only finish on ppoll.
+        // At exit, in reverse order of these registrations: the pipe is
+        // written, then the default runtime waits for the fiber, which is
+        // parked in that runtime's epoll set: its own idle workers must
+        // still harvest it while the runtime is being destroyed.
         weft::spawn([] {}).join();  // starts the default runtime
         std::atexit([] { (void)!::write(exit_pipe[1], "x", 1); });
         weft::spawn([] {
