@@ -29,7 +29,6 @@
 #include "duration.hpp"
 #include "histogram.hpp"
 #include "http_client.hpp"
-#include "json.hpp"
 #include "load.hpp"
 #include "options.hpp"
 #include "report.hpp"
@@ -377,7 +376,7 @@ TEST(LoadCli, RunsTheBuiltInServerAndWritesJson) {
   const cli_result r = cli({"-c", "4", "-d", std::to_string(200 * run_scale) + "ms", "-w", "2",
                             "--quiet", "--json", "-", "--fail-if", "errors>0"});
   ASSERT_EQ(r.code, exit_ok) << r.err;
-  const report rep = from_json(json::parse(r.out));  // stdout holds only the JSON
+  const report rep = from_json_text(r.out);  // stdout holds only the JSON
   EXPECT_GT(rep.requests, 0u);
   EXPECT_EQ(rep.status.at(200), rep.requests);
   EXPECT_NE(r.err.find("Requests/s"), std::string::npos);  // the table went to stderr
@@ -423,13 +422,13 @@ TEST(LoadCli, MergesReportFiles) {
   const report b = sample_report(12);
   const auto path_a = (dir / "a.json").string();
   const auto path_b = (dir / "b.json").string();
-  std::ofstream(path_a) << json::write(to_json(a));
-  std::ofstream(path_b) << json::write(to_json(b));
+  std::ofstream(path_a) << to_json_text(a);
+  std::ofstream(path_b) << to_json_text(b);
   std::ofstream(dir / "bad.json") << "{\"tool\": \"weft-load\"";
 
   const cli_result r = cli({"merge", path_a, path_b, "--json", "-"});
   ASSERT_EQ(r.code, exit_ok) << r.err;
-  expect_same(from_json(json::parse(r.out)), merge({a, b}));
+  expect_same(from_json_text(r.out), merge({a, b}));
 
   EXPECT_EQ(cli({"merge", path_a, path_b, "--quiet", "--fail-if", "requests<1000000"}).code,
             exit_threshold);

@@ -30,7 +30,7 @@ int finish(const report& r, const output_options& o, std::ostream& out, std::ost
   const bool json_to_stdout = o.json_path && *o.json_path == "-";
   (json_to_stdout ? err : out) << format_report(r) << std::flush;
   if (o.json_path) {
-    const std::string text = json::write(to_json(r));
+    const std::string text = to_json_text(r);
     if (json_to_stdout) {
       out << text << std::flush;
     } else {
@@ -152,8 +152,8 @@ int merge_reports(const merge_options& o, std::ostream& out, std::ostream& err) 
       text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
     }
     try {
-      parts.push_back(from_json(json::parse(text)));
-    } catch (const json::error& e) {
+      parts.push_back(from_json_text(text));
+    } catch (const report_format_error& e) {
       err << "weft-load: merge: " << path << ": " << e.what() << '\n';
       return exit_usage;
     }

@@ -21,7 +21,6 @@ add_library(weft_load_core STATIC
   ${_weft_load_dir}/duration.cpp
   ${_weft_load_dir}/histogram.cpp
   ${_weft_load_dir}/http_client.cpp
-  ${_weft_load_dir}/json.cpp
   ${_weft_load_dir}/load.cpp
   ${_weft_load_dir}/options.cpp
   ${_weft_load_dir}/recorder.cpp

@@ -1,8 +1,17 @@
+// weft-load: the report as a table for humans (format_report), as JSON
+// for machines (to_json, from_json and their text forms, on nlohmann-json),
+// and merge() of several.
 #include "report.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <utility>
 
 #include "duration.hpp"
 
@@ -67,113 +76,235 @@ double report::error_percent() const noexcept {
   return attempts ? 100.0 * static_cast<double>(errs) / static_cast<double>(attempts) : 0.0;
 }
 
-json::value to_json(const report& r) {
-  json::value out = json::value::object();
-  out.set("tool", "weft-load");
-  out.set("format", 1);
-  out.set("target", r.target);
-  out.set("model", r.model);
-  out.set("connections", r.connections);
-  out.set("rate", r.rate);
-  out.set("workers", r.workers);
-  out.set("duration_s", r.duration_s);
-  out.set("requests", r.requests);
-  out.set("rps", r.rps);
-  out.set("bytes", r.bytes);
-  out.set("connects", r.connects);
+// ---- JSON --------------------------------------------------------------------------------------
 
-  json::value errors = json::value::object();
-  for (std::size_t k = 0; k < error_kinds; ++k) errors.set(error_names[k], r.errors[k]);
-  out.set("errors", std::move(errors));
-  out.set("errors_total", r.error_total());
+namespace {
 
-  json::value status = json::value::object();
-  for (const auto& [code, n] : r.status) status.set(std::to_string(code), n);
-  out.set("status", std::move(status));
+using ordered_json = nlohmann::ordered_json;
 
-  json::value latency = json::value::object();
-  latency.set("mean", us(r.latency.mean()));
-  for (const quantile_row& row : quantiles) latency.set(row.json, us(r.latency.quantile(row.q)));
-  latency.set("max", us(static_cast<double>(r.latency.max())));
-  latency.set("min", us(static_cast<double>(r.latency.min())));
-  out.set("latency_us", std::move(latency));
+// Deeper JSON is no report (a report nests 4 deep); the parser refuses it
+// before building it.
+constexpr int max_depth = 64;
 
-  json::value hist = json::value::object();
-  hist.set("unit", "ns");
-  hist.set("layout", "log-linear");
-  hist.set("exact_bits", histogram_layout::exact_bits);
-  hist.set("sub_bits", histogram_layout::sub_bits);
-  hist.set("top_bits", histogram_layout::top_bits);
-  hist.set("count", r.latency.count());
-  hist.set("sum", r.latency.sum());
-  hist.set("min", r.latency.min());
-  hist.set("max", r.latency.max());
-  json::value buckets = json::value::array();  // [index, count] of non-empty buckets
+// How a value that is not what was expected looks, for messages: numbers
+// and literals as written, anything else by its type.
+std::string describe(const ordered_json& v) {
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "an array";
+  if (v.is_string()) return "a string";
+  return v.dump();  // a number, true, false or null
+}
+
+// A value of the document being read, with its path for messages
+// ("histogram.buckets[3][1]"). Every access checks the type first, so no
+// nlohmann exception (nor a silent conversion: get<std::uint64_t>() of -1
+// or 1.5 would wrap or truncate) gets out: a bad value is a
+// report_format_error naming it.
+class node {
+ public:
+  node(const ordered_json& v, std::string path) : v_(v), path_(std::move(path)) {}
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw report_format_error((path_.empty() ? "the report" : path_) + ": " + what);
+  }
+
+  // The member `key` of an object.
+  [[nodiscard]] node at(const char* key) const {
+    std::string path = path_.empty() ? key : path_ + '.' + key;
+    if (!v_.is_object()) fail("expected an object, got " + describe(v_));
+    const auto it = v_.find(key);
+    if (it == v_.end()) throw report_format_error("missing " + path);
+    return {*it, std::move(path)};
+  }
+  // Calls f(key, member) for each member of an object, in order.
+  template <class F>
+  void each_member(F f) const {
+    if (!v_.is_object()) fail("expected an object, got " + describe(v_));
+    for (auto it = v_.begin(); it != v_.end(); ++it) f(it.key(), node(*it, path_ + '.' + it.key()));
+  }
+  // The length of an array, and its elements.
+  [[nodiscard]] std::size_t size() const {
+    if (!v_.is_array()) fail("expected an array, got " + describe(v_));
+    return v_.size();
+  }
+  [[nodiscard]] node operator[](std::size_t i) const {
+    return {v_[i], path_ + '[' + std::to_string(i) + ']'};
+  }
+
+  // An integer written without fraction or exponent, 0 to 2^64 - 1.
+  [[nodiscard]] std::uint64_t as_uint() const {
+    if (v_.is_number_unsigned()) return v_.get<std::uint64_t>();
+    if (v_.is_number_integer() && v_.get<std::int64_t>() >= 0) {  // built by code, or -0
+      return static_cast<std::uint64_t>(v_.get<std::int64_t>());
+    }
+    fail("expected a non-negative integer, got " + describe(v_));
+  }
+  // Any number (null, which to_json writes for NaN and infinities, is not).
+  [[nodiscard]] double as_double() const {
+    if (!v_.is_number()) fail("expected a number, got " + describe(v_));
+    return v_.get<double>();
+  }
+  [[nodiscard]] const std::string& as_string() const {
+    if (!v_.is_string()) fail("expected a string, got " + describe(v_));
+    return v_.get_ref<const std::string&>();
+  }
+
+ private:
+  const ordered_json& v_;
+  std::string path_;
+};
+
+}  // namespace
+
+ordered_json to_json(const report& r) {
+  ordered_json out = ordered_json::object();
+  out["tool"] = "weft-load";
+  out["format"] = std::uint64_t{1};
+  out["target"] = r.target;
+  out["model"] = r.model;
+  out["connections"] = r.connections;
+  out["rate"] = r.rate;
+  out["workers"] = r.workers;
+  out["duration_s"] = r.duration_s;
+  out["requests"] = r.requests;
+  out["rps"] = r.rps;
+  out["bytes"] = r.bytes;
+  out["connects"] = r.connects;
+
+  ordered_json errors = ordered_json::object();
+  for (std::size_t k = 0; k < error_kinds; ++k) errors[error_names[k]] = r.errors[k];
+  out["errors"] = std::move(errors);
+  out["errors_total"] = r.error_total();
+
+  ordered_json status = ordered_json::object();
+  for (const auto& [code, n] : r.status) status[std::to_string(code)] = n;
+  out["status"] = std::move(status);
+
+  ordered_json latency = ordered_json::object();
+  latency["mean"] = us(r.latency.mean());
+  for (const quantile_row& row : quantiles) latency[row.json] = us(r.latency.quantile(row.q));
+  latency["max"] = us(static_cast<double>(r.latency.max()));
+  latency["min"] = us(static_cast<double>(r.latency.min()));
+  out["latency_us"] = std::move(latency);
+
+  ordered_json hist = ordered_json::object();
+  hist["unit"] = "ns";
+  hist["layout"] = "log-linear";
+  hist["exact_bits"] = histogram_layout::exact_bits;
+  hist["sub_bits"] = histogram_layout::sub_bits;
+  hist["top_bits"] = histogram_layout::top_bits;
+  hist["count"] = r.latency.count();
+  hist["sum"] = r.latency.sum();
+  hist["min"] = r.latency.min();
+  hist["max"] = r.latency.max();
+  ordered_json buckets = ordered_json::array();  // [index, count] of non-empty buckets
   const auto& counts = r.latency.counts();
   for (std::size_t i = 0; i < counts.size(); ++i) {
-    if (counts[i] == 0) continue;
-    json::value pair = json::value::array();
-    pair.push(static_cast<std::uint64_t>(i));
-    pair.push(counts[i]);
-    buckets.push(std::move(pair));
+    if (counts[i] != 0) buckets.push_back(ordered_json::array({std::uint64_t{i}, counts[i]}));
   }
-  hist.set("buckets", std::move(buckets));
-  out.set("histogram", std::move(hist));
+  hist["buckets"] = std::move(buckets);
+  out["histogram"] = std::move(hist);
   return out;
 }
 
-report from_json(const json::value& v) {
+report from_json(const ordered_json& v) {
+  if (const auto tool = v.is_object() ? v.find("tool") : v.end();
+      tool == v.end() || !tool->is_string() || tool->get_ref<const std::string&>() != "weft-load") {
+    throw report_format_error("not a weft-load report (no \"tool\": \"weft-load\")");
+  }
+  const node doc(v, "");
+  if (const std::uint64_t format = doc.at("format").as_uint(); format != 1) {
+    throw report_format_error("report format " + std::to_string(format) +
+                              ", but this weft-load reads format 1");
+  }
   report r;
-  if (const json::value* tool = v.find("tool"); !tool || tool->as_string() != "weft-load") {
-    throw json::error("not a weft-load report (no \"tool\": \"weft-load\")");
-  }
-  if (v.at("format").as_uint() != 1) throw json::error("unknown report format");
-  r.target = v.at("target").as_string();
-  r.model = v.at("model").as_string();
-  r.connections = v.at("connections").as_uint();
-  r.rate = v.at("rate").as_double();
-  r.workers = v.at("workers").as_uint();
-  r.duration_s = v.at("duration_s").as_double();
-  r.requests = v.at("requests").as_uint();
-  r.rps = v.at("rps").as_double();
-  r.bytes = v.at("bytes").as_uint();
-  r.connects = v.at("connects").as_uint();
-  for (const auto& [name, n] : v.at("errors").as_object()) {
+  r.target = doc.at("target").as_string();
+  r.model = doc.at("model").as_string();
+  r.connections = doc.at("connections").as_uint();
+  r.rate = doc.at("rate").as_double();
+  r.workers = doc.at("workers").as_uint();
+  r.duration_s = doc.at("duration_s").as_double();
+  r.requests = doc.at("requests").as_uint();
+  r.rps = doc.at("rps").as_double();
+  r.bytes = doc.at("bytes").as_uint();
+  r.connects = doc.at("connects").as_uint();
+  doc.at("errors").each_member([&](const std::string& name, const node& n) {
     const auto* it = std::find(std::begin(error_names), std::end(error_names), name);
-    if (it == std::end(error_names)) throw json::error("unknown error kind \"" + name + "\"");
+    if (it == std::end(error_names)) n.fail("unknown error kind");
     r.errors[static_cast<std::size_t>(it - std::begin(error_names))] += n.as_uint();
-  }
-  for (const auto& [code, n] : v.at("status").as_object()) {
+  });
+  doc.at("status").each_member([&](const std::string& code, const node& n) {
     int c = 0;
-    try {
-      c = std::stoi(code);
-    } catch (const std::exception&) {
-      throw json::error("bad HTTP status \"" + code + "\"");
-    }
-    if (c < 100 || c > 599) throw json::error("bad HTTP status \"" + code + "\"");
+    const char* const end = code.data() + code.size();
+    const auto [last, ec] = std::from_chars(code.data(), end, c);
+    if (ec != std::errc() || last != end || c < 100 || c > 599) n.fail("not an HTTP status");
     r.status[c] += n.as_uint();
-  }
+  });
 
-  const json::value& hist = v.at("histogram");
+  // errors_total and latency_us are derived: the histogram is the data.
+  const node hist = doc.at("histogram");
   if (hist.at("unit").as_string() != "ns" || hist.at("layout").as_string() != "log-linear" ||
       hist.at("exact_bits").as_uint() != histogram_layout::exact_bits ||
       hist.at("sub_bits").as_uint() != histogram_layout::sub_bits ||
       hist.at("top_bits").as_uint() != histogram_layout::top_bits) {
-    throw json::error("histogram layout differs from this weft-load's");
+    hist.fail("the bucket layout differs from this weft-load's");
   }
+  const node list = hist.at("buckets");
   std::vector<std::pair<std::size_t, std::uint64_t>> buckets;
-  for (const json::value& pair : hist.at("buckets").as_array()) {
-    const auto& p = pair.as_array();
-    if (p.size() != 2) throw json::error("a histogram bucket is not [index, count]");
-    buckets.emplace_back(static_cast<std::size_t>(p[0].as_uint()), p[1].as_uint());
+  buckets.reserve(list.size());
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const node bucket = list[i];
+    if (bucket.size() != 2) bucket.fail("expected [index, count]");
+    const std::uint64_t index = bucket[0].as_uint();
+    if (index >= histogram_layout::buckets) {
+      bucket[0].fail("no bucket " + std::to_string(index) + " (the layout has 0 to " +
+                     std::to_string(histogram_layout::buckets - 1) + ")");
+    }
+    const std::uint64_t n = bucket[1].as_uint();
+    if (n > UINT64_MAX - total) bucket[1].fail("the counts add up to more than 2^64 - 1");
+    total += n;
+    buckets.emplace_back(static_cast<std::size_t>(index), n);
+  }
+  if (const node count = hist.at("count"); count.as_uint() != total) {
+    count.fail(std::to_string(count.as_uint()) + ", but the buckets hold " + std::to_string(total));
   }
   if (!r.latency.assign(buckets, hist.at("sum").as_uint(), hist.at("min").as_uint(),
-                        hist.at("max").as_uint()) ||
-      r.latency.count() != hist.at("count").as_uint()) {
-    throw json::error("inconsistent histogram");
+                        hist.at("max").as_uint())) {
+    hist.fail("min is above max");  // indices and count are checked above
   }
   return r;
 }
+
+std::string to_json_text(const report& r) {
+  return to_json(r).dump(2, ' ', false, ordered_json::error_handler_t::replace) + '\n';
+}
+
+report from_json_text(std::string_view text) {
+  ordered_json doc;
+  try {
+    doc =
+        ordered_json::parse(text, [](int depth, ordered_json::parse_event_t event, ordered_json&) {
+          if (depth >= max_depth && (event == ordered_json::parse_event_t::object_start ||
+                                     event == ordered_json::parse_event_t::array_start)) {
+            throw report_format_error("invalid JSON: nested more than " +
+                                      std::to_string(max_depth) + " deep");
+          }
+          return true;
+        });
+  } catch (const ordered_json::exception& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: ...":
+    // the part after the tag is the message.
+    std::string_view what = e.what();
+    if (const std::size_t tag = what.find("] "); what.starts_with('[') && tag != what.npos) {
+      what.remove_prefix(tag + 2);
+    }
+    throw report_format_error("invalid JSON: " + std::string(what));
+  }
+  return from_json(doc);
+}
+
+// ---- the table and merge --------------------------------------------------------------------
 
 std::string format_report(const report& r) {
   std::string out;

@@ -1,17 +1,21 @@
 // weft-load: the result of a run (or of several merged), as a table for
-// humans and as JSON for machines, and merge() of several.
+// humans and as JSON for machines, and merge() of several. The JSON goes
+// through nlohmann-json (ordered_json, so members keep the documented order);
+// reading a report checks every member and reports a bad file as
+// report_format_error, whatever is wrong with it.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "histogram.hpp"
-#include "json.hpp"
 
 namespace weft::load {
 
@@ -52,11 +56,33 @@ struct report {
   [[nodiscard]] double error_percent() const noexcept;
 };
 
-/// The JSON form (documented in docs/load-testing.md).
-json::value to_json(const report& r);
-/// Reads back what to_json wrote. Throws json::error naming what is missing
-/// or inconsistent.
-report from_json(const json::value& v);
+/// A report that cannot be read back: malformed JSON, not a weft-load
+/// report, or a member missing, of the wrong type or inconsistent. The
+/// message says which ("histogram.sum: expected a non-negative integer, got
+/// -1").
+class report_format_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The JSON form (documented in docs/load-testing.md), members in that order.
+/// Counts are unsigned 64-bit integers, exact; NaN and infinities, which
+/// JSON lacks, are written as null (and refused by from_json).
+nlohmann::ordered_json to_json(const report& r);
+/// Reads back what to_json wrote (or an older weft-load: the format has not
+/// changed). Throws report_format_error naming the member that is missing,
+/// of the wrong type (a count that is negative, fractional or beyond 64 bits
+/// included) or inconsistent with the rest.
+report from_json(const nlohmann::ordered_json& v);
+
+/// to_json as text, as `--json` writes it: indented by two spaces, one
+/// member per line, a newline at the end. Never throws for the report's
+/// contents (bytes of the target that are not UTF-8 become U+FFFD).
+std::string to_json_text(const report& r);
+/// Parses `text` (strict RFC 8259, nesting at most 64 deep) and reads it
+/// with from_json. Throws report_format_error for malformed JSON (with the
+/// line and column) as for a bad report.
+report from_json_text(std::string_view text);
 
 /// The end-of-run table, like wrk's.
 std::string format_report(const report& r);
