@@ -1,10 +1,29 @@
+// weft-load: the command line, parsed by CLI11 (libcli11-dev).
+//
+// Each call builds its own CLI::App (struct parser), so nothing is global
+// and parsing is re-entrant: the run's options and URL on the app itself,
+// `merge` and `serve` as its subcommands. CLI11 splits the arguments
+// (--name value, --name=value, -n value, -nvalue) and writes the help; the
+// values are weft-load's own business: each goes through one CLI11 validator
+// that parses it with the tool's parsers (parse_duration, parse_threshold, a
+// range check, ...) and stores the result, and the reason a parser gives
+// becomes CLI11's "--name: reason". CLI11 never prints or exits: -h/--help
+// and --version throw as soon as they are seen and come back as
+// info_request, every other CLI11 error as usage_error. Unknown options and
+// stray arguments are left over by CLI11 (allow_extras) so that the message
+// naming them is ours; "--" is taken off before CLI11 sees the arguments.
 #include "options.hpp"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <iterator>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "duration.hpp"
 
@@ -12,74 +31,18 @@ namespace weft::load {
 
 namespace {
 
-// One option of one command. `apply` gets the value ("" for a flag).
-struct option_spec {
-  char short_name;  ///< 0: none
-  std::string_view long_name;
-  bool takes_value;
-  std::function<void(std::string_view)> apply;
-};
+// The most virtual users one process takes: each is a fiber with a 64 KiB
+// stack and a socket; a million would exceed the default descriptor limit
+// long before, but the bound keeps the arithmetic far from overflow.
+constexpr unsigned max_connections = 1'000'000;
+// Keeps options::workers within what the runtime accepts.
+constexpr unsigned max_workers = 1024;
 
-std::string display(const option_spec& o) {
-  return o.long_name.empty() ? std::string("-") + o.short_name : "--" + std::string(o.long_name);
-}
+constexpr std::string_view version_text = "weft-load (weft 0.1.0)";
 
-[[noreturn]] void fail(const std::string& what) { throw usage_error(what); }
-
-// Walks `args`, calling each option's apply and `positional` for the rest.
-// Accepts --name value, --name=value, -n value and -nvalue; "--" ends options.
-void parse_args(std::span<const std::string> args, const std::vector<option_spec>& specs,
-                const std::function<void(const std::string&)>& positional) {
-  bool options_done = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (options_done || arg.size() < 2 || arg[0] != '-') {
-      positional(arg);
-      continue;
-    }
-    if (arg == "--") {
-      options_done = true;
-      continue;
-    }
-    const option_spec* spec = nullptr;
-    std::optional<std::string_view> attached;
-    if (arg[1] == '-') {
-      const std::string_view body = std::string_view(arg).substr(2);
-      const auto eq = body.find('=');
-      const std::string_view name = body.substr(0, eq);
-      if (eq != std::string_view::npos) attached = body.substr(eq + 1);
-      for (const option_spec& s : specs) {
-        if (s.long_name == name) spec = &s;
-      }
-    } else {
-      for (const option_spec& s : specs) {
-        if (s.short_name == arg[1]) spec = &s;
-      }
-      if (arg.size() > 2) attached = std::string_view(arg).substr(2);
-    }
-    if (!spec) fail("unknown option '" + arg + "' (see weft-load --help)");
-    if (!spec->takes_value) {
-      if (attached) fail(display(*spec) + " takes no value");
-      spec->apply("");
-      continue;
-    }
-    std::string_view value;
-    if (attached) {
-      value = *attached;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      fail(display(*spec) + " needs a value");
-    }
-    try {
-      spec->apply(value);
-    } catch (const usage_error&) {
-      throw;
-    } catch (const std::invalid_argument& e) {
-      fail(display(*spec) + ": " + e.what());
-    }
-  }
-}
+// ---- values ---------------------------------------------------------------------------------
+// Each parser throws std::invalid_argument saying what is wrong with the
+// text, without naming the option: CLI11 adds that.
 
 unsigned parse_count(std::string_view text, unsigned min, unsigned max) {
   unsigned v = 0;
@@ -100,144 +63,293 @@ std::chrono::nanoseconds parse_positive_duration(std::string_view text) {
   return d;
 }
 
+double parse_rate(std::string_view text) {
+  double r = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), r);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(r) ||
+      r <= 0 || r > 1e9) {
+    throw std::invalid_argument("'" + std::string(text) +
+                                "' is not a rate in requests/s (a number > 0)");
+  }
+  return r;
+}
+
 bool is_token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
+std::string parse_method(std::string_view text) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), is_token_char)) {
+    throw std::invalid_argument("'" + std::string(text) + "' is not an HTTP method");
+  }
+  return std::string(text);
+}
+
+// "Name: value": a token, a colon, and no line break (the value is sent as is).
+std::string parse_header(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 ||
+      !std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(colon),
+                   is_token_char) ||
+      text.find_first_of("\r\n") != std::string_view::npos) {
+    throw std::invalid_argument("'" + std::string(text) +
+                                "' is not a header (use \"Name: value\")");
+  }
+  return std::string(text);
+}
+
+// ---- declaring options ----------------------------------------------------------------------
+
+// Declares an option taking one value per occurrence (`placeholder` stands
+// for it in the help) and gives every value, in the order given, to `apply`,
+// which parses it and stores the result; an std::invalid_argument from
+// `apply` rejects the command line with "--name: what". Repeating an option
+// applies each value: the last wins, or they add up (-H, --fail-if).
+CLI::Option* add_value(CLI::App& app, const std::string& names, const std::string& placeholder,
+                       const std::string& help, std::function<void(const std::string&)> apply) {
+  CLI::Option* opt = app.add_option(names, help);
+  opt->type_name(placeholder);
+  opt->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  opt->check(CLI::Validator(
+      [apply = std::move(apply)](std::string& value) -> std::string {
+        try {
+          apply(value);
+        } catch (const std::invalid_argument& e) {
+          return e.what();
+        }
+        return {};
+      },
+      ""));
+  return opt;
+}
+
+// What every command has: -h/--help and --version, answered as soon as they
+// are seen (trigger_on_parse), before any value is checked; and extras kept
+// rather than thrown, for parse_command_line's own messages.
+void add_common(CLI::App& app) {
+  app.set_help_flag();  // CLI11's would be seen only after the values are checked
+  app.add_flag_callback(
+         "-h,--help", [] { throw CLI::CallForHelp(); }, "this text")
+      ->trigger_on_parse()
+      ->disable_flag_override();
+  app.add_flag_callback(
+         "--version", [] { throw CLI::CallForVersion(std::string(version_text), 0); },
+         "the version of weft-load")
+      ->trigger_on_parse()
+      ->disable_flag_override();
+  app.allow_extras();
+}
+
 // The options every command that reports has.
-void add_output_options(std::vector<option_spec>& specs, output_options& out) {
-  specs.push_back({0, "json", true, [&out](std::string_view v) {
-                     if (v.empty()) throw std::invalid_argument("needs a file name ('-': stdout)");
-                     out.json_path = std::string(v);
-                   }});
-  specs.push_back({0, "fail-if", true,
-                   [&out](std::string_view v) { out.fail_if.push_back(parse_threshold(v)); }});
-  specs.push_back({'q', "quiet", false, [&out](std::string_view) { out.quiet = true; }});
+void add_output_options(CLI::App& app, output_options& out) {
+  add_value(app, "--json", "FILE",
+            "the report as JSON ('-': stdout; the table then goes to stderr)",
+            [&out](const std::string& v) {
+              if (v.empty()) throw std::invalid_argument("needs a file name ('-': stdout)");
+              out.json_path = v;
+            });
+  add_value(app, "--fail-if", "COND",
+            "exit 3 if COND holds, e.g. 'p99>50ms', 'errors>1%', 'rps<1000';\n"
+            "metrics p50 p90 p99 p999 max mean errors rps requests (repeatable)",
+            [&out](const std::string& v) { out.fail_if.push_back(parse_threshold(v)); });
+  app.add_flag("-q,--quiet", out.quiet, "no live progress line")->disable_flag_override();
 }
 
-// The most virtual users one process takes: each is a fiber with a 64 KiB
-// stack and a socket; a million would exceed the default descriptor limit
-// long before, but the bound keeps the arithmetic far from overflow.
-constexpr unsigned max_connections = 1'000'000;
-// Keeps options::workers within what the runtime accepts.
-constexpr unsigned max_workers = 1024;
+// What one parse builds: the app, and the commands its options fill in.
+// Neither copyable nor movable: the options hold references into it.
+struct parser {
+  CLI::App app{"Loads an HTTP/1.1 server (or its own) from fibers and reports the latency.",
+               "weft-load"};
+  CLI::App* merge = nullptr;
+  CLI::App* serve = nullptr;
+  run_options run;
+  std::string url_text;
+  merge_options merged;
+  serve_options served;
 
-run_options parse_run(std::span<const std::string> args) {
-  run_options o;
-  std::vector<option_spec> specs{
-      {'c', "connections", true,
-       [&](std::string_view v) { o.connections = parse_count(v, 1, max_connections); }},
-      {'d', "duration", true, [&](std::string_view v) { o.duration = parse_positive_duration(v); }},
-      {'r', "rate", true,
-       [&](std::string_view v) {
-         double r = 0;
-         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
-         if (v.empty() || ec != std::errc() || end != v.data() + v.size() || !std::isfinite(r) ||
-             r <= 0 || r > 1e9) {
-           throw std::invalid_argument("'" + std::string(v) +
-                                       "' is not a rate in requests/s (a number > 0)");
-         }
-         o.rate = r;
-       }},
-      {'w', "workers", true,
-       [&](std::string_view v) { o.workers = parse_count(v, 1, max_workers); }},
-      {'t', "timeout", true, [&](std::string_view v) { o.timeout = parse_positive_duration(v); }},
-      {'m', "method", true,
-       [&](std::string_view v) {
-         if (v.empty() || !std::all_of(v.begin(), v.end(), is_token_char)) {
-           throw std::invalid_argument("'" + std::string(v) + "' is not an HTTP method");
-         }
-         o.request.method = std::string(v);
-       }},
-      {'H', "header", true,
-       [&](std::string_view v) {
-         const auto colon = v.find(':');
-         if (colon == std::string_view::npos || colon == 0 ||
-             !std::all_of(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(colon),
-                          is_token_char) ||
-             v.find_first_of("\r\n") != std::string_view::npos) {
-           throw std::invalid_argument("'" + std::string(v) +
-                                       "' is not a header (use \"Name: value\")");
-         }
-         o.request.headers.emplace_back(v);
-       }},
-      {'b', "body", true, [&](std::string_view v) { o.request.body = std::string(v); }},
-  };
-  add_output_options(specs, o.output);
-  parse_args(args, specs, [&](const std::string& arg) {
-    if (o.target) fail("more than one URL given ('" + o.target->str() + "' and '" + arg + "')");
-    try {
-      o.target = parse_url(arg);
-    } catch (const std::invalid_argument& e) {
-      fail(e.what());
+  parser() {
+    app.footer(
+        "Durations take a unit: us, ms, s, m or h (250us, 1.5s, 2m).\n"
+        "Exit codes: 0 ran (thresholds held), 1 bad arguments or URL, 2 target unreachable,\n"
+        "            3 a --fail-if threshold was crossed");
+    app.get_formatter()->column_width(26);
+    app.require_subcommand(0, 1);
+    add_common(app);
+    app.add_option("URL", url_text,
+                   "http://host[:port]/path (HTTP/1.1, keep-alive). Omitted: start\n"
+                   "the built-in HTTP server on 127.0.0.1 and load that.")
+        ->type_name("");
+    add_value(
+        app, "-c,--connections", "N",
+        "virtual users, each a fiber with its own connection (default 64)",
+        [this](const std::string& v) { run.connections = parse_count(v, 1, max_connections); });
+    add_value(app, "-d,--duration", "D", "10s, 2m, 500ms ... (default 10s)",
+              [this](const std::string& v) { run.duration = parse_positive_duration(v); });
+    add_value(app, "-r,--rate", "R",
+              "open model: R requests/s in total, each request's latency\n"
+              "counted from its intended send time; omitted: closed model",
+              [this](const std::string& v) { run.rate = parse_rate(v); });
+    add_value(app, "-w,--workers", "N", "worker threads (default: all cores)",
+              [this](const std::string& v) { run.workers = parse_count(v, 1, max_workers); });
+    add_value(app, "-t,--timeout", "D", "per-request timeout (default 5s)",
+              [this](const std::string& v) { run.timeout = parse_positive_duration(v); });
+    add_value(app, "-m,--method", "M", "request method (default GET)",
+              [this](const std::string& v) { run.request.method = parse_method(v); });
+    add_value(app, "-H,--header", "\"K: V\"", "request header (repeatable)",
+              [this](const std::string& v) { run.request.headers.push_back(parse_header(v)); });
+    add_value(app, "-b,--body", "TEXT", "request body",
+              [this](const std::string& v) { run.request.body = v; });
+    add_output_options(app, run.output);
+
+    merge = app.add_subcommand("merge", "one report from several runs made at the same time");
+    add_common(*merge);
+    merge->add_option("FILES", merged.files, "the runs' --json reports ('-': stdin)")
+        ->type_name("");
+    add_output_options(*merge, merged.output);
+
+    serve = app.add_subcommand("serve",
+                               "the built-in server alone (default 127.0.0.1:8080, until Ctrl-C)");
+    add_common(*serve);
+    add_value(*serve, "--host", "H", "address to listen on (default 127.0.0.1)",
+              [this](const std::string& v) { served.host = v; });
+    add_value(*serve, "-p,--port", "P", "port to listen on (default 8080; 0: any free one)",
+              [this](const std::string& v) {
+                served.port = static_cast<std::uint16_t>(parse_count(v, 0, 65535));
+              });
+    add_value(*serve, "-w,--workers", "N", "worker threads (default: all cores)",
+              [this](const std::string& v) { served.workers = parse_count(v, 1, max_workers); });
+    add_value(*serve, "-d,--duration", "D", "stop after D (default: at SIGINT or SIGTERM)",
+              [this](const std::string& v) { served.duration = parse_positive_duration(v); });
+  }
+  parser(const parser&) = delete;
+  parser& operator=(const parser&) = delete;
+};
+
+// CLI11's ArgumentMismatch, worded as the other messages: a value
+// missing at the end ("--duration: 1 required D missing") and a value given
+// to a flag ("quiet was given a disallowed flag override"). Other messages
+// (and these, should a CLI11 release word them otherwise) pass unchanged:
+// each names the option already.
+std::string reword(std::string message) {
+  constexpr std::string_view missing = " missing";
+  constexpr std::string_view flag_value = " was given a disallowed flag override";
+  const auto colon = message.find(": ");
+  if (message.starts_with('-') && colon != std::string::npos &&
+      message.find(" required ", colon) != std::string::npos && message.ends_with(missing)) {
+    return message.substr(0, colon) + " needs a value";
+  }
+  if (message.ends_with(flag_value)) {
+    return "--" + message.substr(0, message.size() - flag_value.size()) + " takes no value";
+  }
+  return message;
+}
+
+// What CLI11 left over (allow_extras), split: options nobody declares,
+// and arguments no positional took.
+struct leftovers {
+  std::vector<std::string> options;
+  std::vector<std::string> arguments;
+};
+
+leftovers leftovers_of(const CLI::App& app) {
+  leftovers l;
+  for (const std::string& arg : app.remaining()) {
+    (arg.size() > 1 && arg[0] == '-' ? l.options : l.arguments).push_back(arg);
+  }
+  return l;
+}
+
+void reject_unknown_options(const leftovers& l) {
+  if (!l.options.empty()) {
+    throw usage_error("unknown option '" + l.options.front() + "' (see weft-load --help)");
+  }
+}
+
+// `weft-load [options] merge ...`: the run's options and URL before a
+// subcommand are mistakes, named here rather than silently dropped.
+void reject_run_options(const CLI::App& app, const CLI::App& sub) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0) continue;
+    if (opt->get_positional()) {
+      throw usage_error(sub.get_name() + ": unexpected argument '" + opt->results().front() + "'");
     }
-  });
-  return o;
-}
-
-merge_options parse_merge(std::span<const std::string> args) {
-  merge_options o;
-  std::vector<option_spec> specs;
-  add_output_options(specs, o.output);
-  parse_args(args, specs, [&](const std::string& arg) { o.files.push_back(arg); });
-  if (o.files.empty()) fail("merge: no report files given (weft-load merge A.json B.json ...)");
-  return o;
-}
-
-serve_options parse_serve(std::span<const std::string> args) {
-  serve_options o;
-  std::vector<option_spec> specs{
-      {0, "host", true, [&](std::string_view v) { o.host = std::string(v); }},
-      {'p', "port", true,
-       [&](std::string_view v) { o.port = static_cast<std::uint16_t>(parse_count(v, 0, 65535)); }},
-      {'w', "workers", true,
-       [&](std::string_view v) { o.workers = parse_count(v, 1, max_workers); }},
-      {'d', "duration", true, [&](std::string_view v) { o.duration = parse_positive_duration(v); }},
-  };
-  parse_args(args, specs,
-             [&](const std::string& arg) { fail("serve: unexpected argument '" + arg + "'"); });
-  return o;
+    const std::string name = opt->get_name();
+    if (sub.get_option_no_throw(name) != nullptr) {
+      throw usage_error(name + " must come after '" + sub.get_name() + "'");
+    }
+    throw usage_error(name + " is not an option of 'weft-load " + sub.get_name() + "'");
+  }
 }
 
 }  // namespace
 
 std::string usage_text() {
-  return R"(usage: weft-load [URL] [options]
-  URL                    http://host[:port]/path (HTTP/1.1, keep-alive). Omitted: start
-                         the built-in HTTP server on 127.0.0.1 and load that.
-  -c, --connections N    virtual users, each a fiber with its own connection (default 64)
-  -d, --duration D       10s, 2m, 500ms ... (default 10s)
-  -r, --rate R           open model: R requests/s in total, each request's latency
-                         counted from its intended send time; omitted: closed model
-  -w, --workers N        worker threads (default: all cores)
-  -t, --timeout D        per-request timeout (default 5s)
-  -m, --method M         request method (default GET)
-  -H, --header "K: V"    request header (repeatable)
-  -b, --body TEXT        request body
-      --json FILE        the report as JSON ('-': stdout; the table then goes to stderr)
-      --fail-if COND     exit 3 if COND holds, e.g. 'p99>50ms', 'errors>1%', 'rps<1000';
-                         metrics p50 p90 p99 p999 max mean errors rps requests (repeatable)
-  -q, --quiet            no live progress line
-  -h, --help             this text
-usage: weft-load merge A.json B.json ... [--json FILE] [--fail-if COND] [--quiet]
-                         one report from several runs made at the same time
-usage: weft-load serve [--host H] [-p, --port P] [-w N] [-d D]
-                         the built-in server alone (default 127.0.0.1:8080, until Ctrl-C)
-exit codes: 0 ran (thresholds held), 1 bad arguments or URL, 2 target unreachable,
-            3 a --fail-if threshold was crossed
-)";
+  const parser p;
+  return p.app.help("", CLI::AppFormatMode::All);
 }
 
 command parse_command_line(std::span<const std::string> args) {
-  for (const std::string& a : args) {
-    if (a == "--") break;
-    if (a == "-h" || a == "--help") return info_request{usage_text()};
-    if (a == "--version") return info_request{"weft-load (weft 0.1.0)\n"};
+  // "--" ends the options; what follows goes to the positionals below.
+  // (CLI11 2.1 would hand the rest of a subcommand whose positionals already
+  // have a value back to the main app, where "-x" is an option again.)
+  const auto mark = std::find(args.begin(), args.end(), "--");
+  const std::span<const std::string> after(mark == args.end() ? mark : mark + 1, args.end());
+  // CLI11 takes the arguments last first.
+  std::vector<std::string> reversed(std::make_reverse_iterator(mark), args.rend());
+
+  parser p;
+  try {
+    p.app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return info_request{usage_text()};
+  } catch (const CLI::CallForVersion& e) {
+    return info_request{std::string(e.what()) + "\n"};
+  } catch (const CLI::ArgumentMismatch& e) {
+    throw usage_error(reword(e.what()));
+  } catch (const CLI::ParseError& e) {
+    throw usage_error(e.what());
   }
-  if (!args.empty() && args.front() == "merge") return parse_merge(args.subspan(1));
-  if (!args.empty() && args.front() == "serve") return parse_serve(args.subspan(1));
-  return parse_run(args);
+
+  if (p.merge->parsed()) {
+    reject_unknown_options(leftovers_of(*p.merge));  // its arguments are all files
+    reject_unknown_options(leftovers_of(p.app));
+    reject_run_options(p.app, *p.merge);
+    p.merged.files.insert(p.merged.files.end(), after.begin(), after.end());
+    if (p.merged.files.empty()) {
+      throw usage_error("merge: no report files given (weft-load merge A.json B.json ...)");
+    }
+    return std::move(p.merged);
+  }
+  if (p.serve->parsed()) {
+    leftovers l = leftovers_of(*p.serve);
+    reject_unknown_options(l);
+    l.arguments.insert(l.arguments.end(), after.begin(), after.end());
+    if (!l.arguments.empty()) {
+      throw usage_error("serve: unexpected argument '" + l.arguments.front() + "'");
+    }
+    reject_unknown_options(leftovers_of(p.app));
+    reject_run_options(p.app, *p.serve);
+    return std::move(p.served);
+  }
+
+  leftovers l = leftovers_of(p.app);
+  reject_unknown_options(l);
+  std::vector<std::string> urls;
+  if (p.app.count("URL") > 0) urls.push_back(p.url_text);
+  urls.insert(urls.end(), l.arguments.begin(), l.arguments.end());
+  urls.insert(urls.end(), after.begin(), after.end());
+  if (urls.size() > 1) {
+    throw usage_error("more than one URL given ('" + urls[0] + "' and '" + urls[1] + "')");
+  }
+  if (!urls.empty()) {
+    try {
+      p.run.target = parse_url(urls.front());
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(e.what());
+    }
+  }
+  return std::move(p.run);
 }
 
 }  // namespace weft::load

@@ -3,6 +3,10 @@
 //   weft-load [URL] [options]                 load URL (or the built-in server)
 //   weft-load merge A.json B.json ... [opts]  one report from several runs
 //   weft-load serve [--port P] [-w N]         the built-in server alone
+//
+// options.cpp parses it with CLI11, which stays out of this header: callers
+// get plain structs, usage_error for any mistake, and info_request for
+// -h/--help and --version.
 #pragma once
 
 #include <chrono>
@@ -66,11 +70,14 @@ struct info_request {
 
 using command = std::variant<run_options, merge_options, serve_options, info_request>;
 
-/// Parses the arguments after the program name. Throws usage_error naming
-/// the offending option or argument.
+/// Parses the arguments after the program name; those after "--" are never
+/// options. -h/--help or --version, before any value is checked, gives an
+/// info_request (unless it is an option's value: `-b --help`). Throws
+/// usage_error naming the offending option or argument. Re-entrant: no
+/// state outlives the call.
 command parse_command_line(std::span<const std::string> args);
 
-/// The --help text.
+/// The --help text: every option of every command, and the exit codes.
 std::string usage_text();
 
 }  // namespace weft::load
