@@ -8,6 +8,9 @@
 #
 #   bench/http_vs_wrk.sh [BUILD_DIR]        (default build/release)
 #   RUNS=5 CONNECTIONS=64 DURATION=5s RATE=20000 bench/http_vs_wrk.sh
+#   BASELINE_LOAD=/other/build/tools/weft-load bench/http_vs_wrk.sh
+#     (A/B: that weft-load binary runs in every round too, for a change's
+#     before/after on the same nginx in the same session)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
@@ -51,16 +54,30 @@ for ((try = 0; ; ++try)); do  # nginx daemonizes: wait until it answers (at most
   sleep 0.1
 done
 
-weft_rps=() wrk_rps=()
+# requests/s of one closed-model weft-load run with binary $1
+weft_load_rps() {
+  "$1" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 --quiet --json - 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])'
+}
+weft_rps=() wrk_rps=() base_rps=()
 for ((i = 1; i <= RUNS; i++)); do
   w=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url" | awk '/Requests\/sec/ {print $2}')
-  l=$("$LOAD" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 --quiet --json - 2>/dev/null |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
+  l=$(weft_load_rps "$LOAD")
   wrk_rps+=("$w") weft_rps+=("$l")
-  echo "run $i: wrk $w req/s, weft-load $l req/s"
+  line="run $i: wrk $w req/s, weft-load $l req/s"
+  if [[ -n ${BASELINE_LOAD:-} ]]; then
+    b=$(weft_load_rps "$BASELINE_LOAD")
+    base_rps+=("$b") line+=", baseline $b req/s"
+  fi
+  echo "$line"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 mw=$(median "${wrk_rps[@]}") ml=$(median "${weft_rps[@]}")
-echo "median: wrk $mw req/s, weft-load $ml req/s, weft-load/wrk $(awk -v a="$ml" -v b="$mw" 'BEGIN {printf "%.2f", a/b}')"
+echo "median: wrk $mw req/s, weft-load $ml req/s, weft-load/wrk $(ratio "$ml" "$mw")"
+if [[ -n ${BASELINE_LOAD:-} ]]; then
+  mb=$(median "${base_rps[@]}")
+  echo "median: baseline $mb req/s, weft-load/baseline $(ratio "$ml" "$mb"), baseline/wrk $(ratio "$mb" "$mw")"
+fi
 echo "open model, $RATE req/s:"
 "$LOAD" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 -r "$RATE" --quiet 2>&1 | tail -n 20
