@@ -21,10 +21,12 @@ add_library(weft_load_core STATIC
   ${_weft_load_dir}/duration.cpp
   ${_weft_load_dir}/histogram.cpp
   ${_weft_load_dir}/http_client.cpp
+  ${_weft_load_dir}/http_connection.cpp
   ${_weft_load_dir}/load.cpp
   ${_weft_load_dir}/options.cpp
   ${_weft_load_dir}/recorder.cpp
   ${_weft_load_dir}/report.cpp
+  ${_weft_load_dir}/scenario.cpp
   ${_weft_load_dir}/server.cpp
   ${_weft_load_dir}/threshold.cpp
   ${_weft_load_dir}/url.cpp

@@ -1,7 +1,14 @@
-// weft-load: the virtual users and the run that drives them.
+// weft-load: the built-in HTTP run, every virtual user sending the same
+// request over its own keep-alive connection:
 //
-// Each virtual user is a plain sequential fiber with its own keep-alive
-// connection: connect; loop { write the request; read the response }.
+//   http_connection conn(vu, target);
+//   while (vu.next_iteration()) conn.send(request);
+//
+// It is one scenario (scenario.hpp) among others: the closed and open
+// models, the window that opens once every user runs, requests in flight
+// at the end dropped, are run_scenario's; connecting, the connect backoff
+// of the closed model and the classification of errors are
+// http_connection's.
 //
 // Closed model (no rate): a user sends its next request as soon as the last
 // response is in, so the offered load adapts to the server: a server that
@@ -15,17 +22,13 @@
 // was sent. A stall of the server thus shows up in the latency of every
 // request that should have been sent during it (the coordinated-omission
 // correction of wrk2), not just in the one request that was waiting.
-//
-// The duration starts once every user's fiber is running. Requests still in
-// flight when it ends are dropped, neither counted nor errors, so a run
-// lasts its duration (as with wrk).
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <string>
 
 #include "report.hpp"
+#include "scenario.hpp"
 #include "url.hpp"
 #include "weft/runtime.hpp"
 
@@ -42,12 +45,10 @@ struct load_plan {
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
 };
 
-/// Called about once a second, on the thread that called run_load, with the
-/// counts so far and the seconds since the start.
-using progress_fn = std::function<void(const report& so_far, double elapsed_s)>;
-
-/// Runs `plan` on `rt` and returns what it measured. Call from a plain
-/// thread (it blocks until the run is over), not from one of rt's fibers.
+/// Runs `plan` on `rt` and returns what it measured (target: the URL).
+/// Call from a plain thread (it blocks until the run is over), not from one
+/// of rt's fibers. Throws std::invalid_argument as run_scenario does for 0
+/// connections, a duration or timeout that is not positive, or a bad rate.
 report run_load(weft::runtime& rt, const load_plan& plan, const progress_fn& progress = {});
 
 }  // namespace weft::load
