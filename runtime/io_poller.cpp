@@ -167,20 +167,14 @@ bool io_poller::try_begin_blocking() noexcept {
 void io_poller::end_blocking() noexcept { blocking_.store(false, std::memory_order_release); }
 
 void io_poller::wait(io_events& out, std::int64_t deadline_ns) noexcept {
-  timespec rest{};
-  timespec* limit = nullptr;
-  if (deadline_ns != no_deadline) {
-    const std::int64_t ns = std::max<std::int64_t>(0, deadline_ns - steady_now_ns());
-    rest.tv_sec = static_cast<std::time_t>(ns / 1'000'000'000);
-    rest.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    limit = &rest;
-  }
+  time_left left(deadline_ns);
+  timespec* const limit = left.limit();
   int n = ::epoll_pwait2(epoll_fd_, out.events, io_events::capacity, limit, nullptr);
   if (n < 0 && errno == ENOSYS) {  // Linux < 5.11: millisecond timeouts, rounded up
     const int ms = limit == nullptr
                        ? -1
                        : static_cast<int>(std::min<std::int64_t>(
-                             (rest.tv_sec * 1'000'000'000 + rest.tv_nsec + 999'999) / 1'000'000,
+                             (limit->tv_sec * 1'000'000'000 + limit->tv_nsec + 999'999) / 1'000'000,
                              1'000'000'000));
     n = ::epoll_wait(epoll_fd_, out.events, io_events::capacity, ms);
   }

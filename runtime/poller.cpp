@@ -87,15 +87,8 @@ io_result wait_ppoll(fd_entry& e, int fd, io_interest what, std::int64_t deadlin
   pfd.events = what == io_interest::read ? POLLIN : POLLOUT;
   for (;;) {
     if (closing(e)) return io_result::canceled;
-    timespec rest{};
-    timespec* limit = nullptr;
-    if (deadline_ns != no_deadline) {
-      const std::int64_t ns = std::max<std::int64_t>(0, deadline_ns - steady_now_ns());
-      rest.tv_sec = static_cast<std::time_t>(ns / 1'000'000'000);
-      rest.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-      limit = &rest;
-    }
-    const int n = ::ppoll(&pfd, 1, limit, nullptr);
+    time_left left(deadline_ns);
+    const int n = ::ppoll(&pfd, 1, left.limit(), nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno(errno, "weft: ppoll");

@@ -1,9 +1,20 @@
 // Timer heap. See timers.hpp.
 #include "timers.hpp"
 
+#include <algorithm>
 #include <mutex>
 
+#include "fiber.hpp"
+
 namespace weft::detail {
+
+time_left::time_left(std::int64_t deadline_ns) noexcept {
+  if (deadline_ns == no_deadline) return;
+  const std::int64_t ns = std::max<std::int64_t>(0, deadline_ns - steady_now_ns());
+  rest_.tv_sec = static_cast<std::time_t>(ns / 1'000'000'000);
+  rest_.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  limited_ = true;
+}
 
 void timer_heap::place(std::size_t i, timer_entry* e) noexcept {
   heap_[i] = e;

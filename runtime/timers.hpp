@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <limits>
 #include <vector>
 
@@ -24,6 +25,18 @@
 namespace weft::detail {
 
 inline constexpr std::int64_t no_deadline = std::numeric_limits<std::int64_t>::max();
+
+/// The time left until a steady-clock deadline (never negative), in the form
+/// ppoll(2) and epoll_pwait2(2) take: limit() is nullptr for no_deadline.
+class time_left {
+ public:
+  explicit time_left(std::int64_t deadline_ns) noexcept;
+  [[nodiscard]] timespec* limit() noexcept { return limited_ ? &rest_ : nullptr; }
+
+ private:
+  timespec rest_{};
+  bool limited_ = false;
+};
 
 /// One deadline; embedded in whatever waits (lives on the waiter's stack).
 struct timer_entry {

@@ -17,24 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.hpp"
 #include "weft/weft.hpp"
 
 namespace {
 
-using namespace std::chrono_literals;
+using weft::test::wait_until_parked;
 
-// Returns once `rt` shows at least `count` fibers parked on I/O: a
-// condition, polled, not a delay.
-void wait_until_parked_on_io(weft::runtime& rt, std::size_t count) {
-  for (;;) {
-    std::size_t parked = 0;
-    for (const auto& f : rt.fibers()) {
-      if (f.state == weft::fiber_state::parked && f.waiting_on == weft::wait_kind::io) ++parked;
-    }
-    if (parked >= count) return;
-    std::this_thread::yield();
-  }
-}
+using namespace std::chrono_literals;
 
 // A non-blocking pipe, closed at the end of the scope.
 struct pipe_pair {
@@ -60,10 +50,10 @@ TEST(IoPoller, FibersOfTwoRuntimesWaitingOnOneDescriptorAreBothWoken) {
   weft::runtime b(weft::options{.workers = 2, .name = "io-b"});
   const pipe_pair p;
   auto in_b = b.spawn([fd = p.read_end] { return weft::net::wait_readable(fd, 1h); });
-  wait_until_parked_on_io(b, 1);
+  wait_until_parked(b, 1);
   // Arming from `a` moves the registration into a's set, for both waiters.
   auto in_a = a.spawn([fd = p.read_end] { return weft::net::wait_readable(fd, 1h); });
-  wait_until_parked_on_io(a, 1);
+  wait_until_parked(a, 1);
   p.write_byte();
   EXPECT_TRUE(in_a.join());
   EXPECT_TRUE(in_b.join());
@@ -74,7 +64,7 @@ TEST(IoPoller, ARuntimeDestroyedUnderAnotherRuntimesWaiterHandsTheWaitBack) {
   const pipe_pair p;
   // Bounded, so that a lost hand-over fails the test instead of hanging it.
   auto in_b = b.spawn([fd = p.read_end] { return weft::net::wait_readable(fd, 60s); });
-  wait_until_parked_on_io(b, 1);
+  wait_until_parked(b, 1);
   {
     weft::runtime a(weft::options{.workers = 1, .name = "io-a"});
     // Its wait moves the registration into a's set, then times out; b's
@@ -89,7 +79,7 @@ TEST(IoPoller, AWorkerBlockedInEpollIsWokenForWorkAndForTimers) {
   weft::runtime rt(weft::options{.workers = 1, .name = "io-one"});
   const pipe_pair p;
   auto reader = rt.spawn([fd = p.read_end] { return weft::net::wait_readable(fd, 1h); });
-  wait_until_parked_on_io(rt, 1);
+  wait_until_parked(rt, 1);
   // The only worker now sleeps in epoll: a spawn from outside must wake it,
   std::atomic<int> ran{0};
   rt.spawn([&] { ran.fetch_add(1); }).join();
@@ -114,7 +104,7 @@ TEST(IoPoller, ReadinessIsHarvestedWhileEveryWorkerIsBusy) {
       woke.store(true);
       return ready;
     });
-    wait_until_parked_on_io(rt, 1);
+    wait_until_parked(rt, 1);
     // One yielding fiber per worker: no worker ever runs out of work, so
     // only the fairness tick's poll can see the readiness.
     std::vector<weft::join_handle<void>> spinners;
@@ -158,7 +148,7 @@ TEST(IoPoller, ARuntimeWhoseFibersAllWaitForIoUsesNoCpu) {
   for (int i = 0; i < 16; ++i) {
     readers.push_back(rt.spawn([fd = p.read_end] { return weft::net::wait_readable(fd, 1h); }));
   }
-  wait_until_parked_on_io(rt, 16);
+  wait_until_parked(rt, 16);
   // The window measures, it does not wait for anything: four workers
   // spinning or polling on a timer would burn most of 4 x 200 ms.
   const std::uint64_t before = cpu_ns_of_threads("io-idle");

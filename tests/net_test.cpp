@@ -24,6 +24,8 @@
 
 namespace {
 
+using weft::test::wait_until_parked;
+
 using namespace std::chrono_literals;
 using weft::net::tcp_listener;
 using weft::net::tcp_stream;
@@ -86,19 +88,6 @@ testing::AssertionResult is(std::error_code got, std::errc want) {
   return testing::AssertionFailure()
          << "got \"" << got.message() << "\" (" << got.value() << "), want \""
          << std::make_error_code(want).message() << "\"";
-}
-
-// Returns once `rt` shows at least `count` fibers parked in a non-sync wait
-// (the poller's), polling the fiber list: a condition, not a delay.
-void wait_until_parked(weft::runtime& rt, std::size_t count) {
-  for (;;) {
-    std::size_t parked = 0;
-    for (const auto& f : rt.fibers()) {
-      if (f.state == weft::fiber_state::parked && f.waiting_on == weft::wait_kind::io) ++parked;
-    }
-    if (parked >= count) return;
-    std::this_thread::yield();
-  }
 }
 
 // A connected pair: (client side, server side).

@@ -2,8 +2,25 @@
 #pragma once
 
 #include <cstddef>
+#include <thread>
+
+#include "weft/runtime.hpp"
 
 namespace weft::test {
+
+/// Returns once `rt` shows at least `count` fibers parked in a wait of kind
+/// `kind`, polling its fiber list: a condition, not a delay.
+inline void wait_until_parked(weft::runtime& rt, std::size_t count,
+                              weft::wait_kind kind = weft::wait_kind::io) {
+  for (;;) {
+    std::size_t parked = 0;
+    for (const auto& f : rt.fibers()) {
+      if (f.state == weft::fiber_state::parked && f.waiting_on == kind) ++parked;
+    }
+    if (parked >= count) return;
+    std::this_thread::yield();
+  }
+}
 
 /// Worker counts every scheduler test runs with (oversubscribed on small
 /// machines on purpose: 8 workers on 2 cores exercises preemption by the OS).
