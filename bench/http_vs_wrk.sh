@@ -8,6 +8,10 @@
 #
 #   bench/http_vs_wrk.sh [BUILD_DIR]        (default build/release)
 #   RUNS=5 CONNECTIONS=64 DURATION=5s RATE=20000 bench/http_vs_wrk.sh
+#   PIN=0 bench/http_vs_wrk.sh    (do not pin; by default, with 2 or more
+#     CPUs, nginx runs on CPU 0 and the load generators on CPU 1, so that
+#     neither competes with the other for a core: on a 2-CPU machine,
+#     unpinned figures mostly measure where the scheduler put whom)
 #   BASELINE_LOAD=/other/build/tools/weft-load bench/http_vs_wrk.sh
 #     (A/B: that weft-load binary runs in every round too, for a change's
 #     before/after on the same nginx in the same session)
@@ -18,6 +22,7 @@ RUNS=${RUNS:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-5s}
 RATE=${RATE:-20000}
+PIN=${PIN:-1}
 PORT=${PORT:-18080}
 LOAD="$BUILD/tools/weft-load"
 [[ -x "$LOAD" ]] || { echo "build weft-load first: cmake --build --preset release --target weft-load" >&2; exit 2; }
@@ -46,7 +51,14 @@ http {
   server { listen 127.0.0.1:$PORT; root $dir/html; }
 }
 CONF
-nginx -p "$dir" -c nginx.conf
+gen=()  # prefix of the load generators' command lines
+if [[ $PIN == 1 ]] && (($(nproc) >= 2)); then
+  nginx_pin=(taskset -c 0) gen=(taskset -c 1)
+  echo "pinned: nginx on CPU 0, wrk and weft-load on CPU 1"
+else
+  nginx_pin=()
+fi
+"${nginx_pin[@]}" nginx -p "$dir" -c nginx.conf
 url="http://127.0.0.1:$PORT/index.html"
 for ((try = 0; ; ++try)); do  # nginx daemonizes: wait until it answers (at most ~5 s)
   curl -fs -o /dev/null "$url" && break
@@ -56,12 +68,12 @@ done
 
 # requests/s of one closed-model weft-load run with binary $1
 weft_load_rps() {
-  "$1" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 --quiet --json - 2>/dev/null |
+  "${gen[@]}" "$1" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 --quiet --json - 2>/dev/null |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])'
 }
 weft_rps=() wrk_rps=() base_rps=()
 for ((i = 1; i <= RUNS; i++)); do
-  w=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url" | awk '/Requests\/sec/ {print $2}')
+  w=$("${gen[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url" | awk '/Requests\/sec/ {print $2}')
   l=$(weft_load_rps "$LOAD")
   wrk_rps+=("$w") weft_rps+=("$l")
   line="run $i: wrk $w req/s, weft-load $l req/s"
@@ -80,4 +92,4 @@ if [[ -n ${BASELINE_LOAD:-} ]]; then
   echo "median: baseline $mb req/s, weft-load/baseline $(ratio "$ml" "$mb"), baseline/wrk $(ratio "$mb" "$mw")"
 fi
 echo "open model, $RATE req/s:"
-"$LOAD" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 -r "$RATE" --quiet 2>&1 | tail -n 20
+"${gen[@]}" "$LOAD" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 -r "$RATE" --quiet 2>&1 | tail -n 20
