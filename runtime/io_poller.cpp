@@ -94,10 +94,11 @@ io_poller::~io_poller() {
 }
 
 void io_poller::set_armed(fd_entry& e, std::uint32_t want) noexcept {
-  // relaxed: a hint (io_poller.hpp, "Invariants"); the arming side's wake-up
-  // carries the ordering that matters.
-  if (e.armed == 0 && want != 0) armed_.fetch_add(1, std::memory_order_relaxed);
-  if (e.armed != 0 && want == 0) armed_.fetch_sub(1, std::memory_order_relaxed);
+  // seq_cst: with the seq_cst load of blocking_ after it, against end_blocking's
+  // seq_cst store and the sleeper's later load of armed_ (io_poller.hpp,
+  // "Invariants"): a store-load pair on two variables, which only seq_cst orders.
+  if (e.armed == 0 && want != 0) armed_.fetch_add(1, std::memory_order_seq_cst);
+  if (e.armed != 0 && want == 0) armed_.fetch_sub(1, std::memory_order_seq_cst);
   e.armed = want;
 }
 
@@ -108,10 +109,12 @@ int io_poller::arm(int fd, fd_entry& e) noexcept {
   if (want == 0) return 0;
   if (e.home == this && (e.armed & want) == want) return 0;  // covered (poller.hpp, "Invariants")
   if (e.home != this && e.in_epoll) remove_locked(fd, e);    // moves here
-  ++e.gen;
+  // The new gen is stored only once the kernel took the arming: after a
+  // failed MOD the old arming (and its gen) still stands.
+  const std::uint32_t gen = e.gen + 1;
   epoll_event ev{};
   ev.events = want | EPOLLONESHOT;
-  ev.data.u64 = (std::uint64_t{e.gen} << 32) | static_cast<std::uint32_t>(fd);
+  ev.data.u64 = (std::uint64_t{gen} << 32) | static_cast<std::uint32_t>(fd);
   int op = e.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (::epoll_ctl(epoll_fd_, op, fd, &ev) != 0) {
     // The entry can be wrong about the set: the number was closed (the
@@ -123,6 +126,7 @@ int io_poller::arm(int fd, fd_entry& e) noexcept {
       return errno;
     }
   }
+  e.gen = gen;
   e.home = this;
   e.in_epoll = true;
   set_armed(e, want);
@@ -164,13 +168,25 @@ bool io_poller::try_begin_blocking() noexcept {
                                            std::memory_order_relaxed);
 }
 
-void io_poller::end_blocking() noexcept { blocking_.store(false, std::memory_order_release); }
+void io_poller::end_blocking() noexcept {
+  blocking_.store(false, std::memory_order_seq_cst);  // see set_armed
+}
 
 void io_poller::wait(io_events& out, std::int64_t deadline_ns) noexcept {
   time_left left(deadline_ns);
   timespec* const limit = left.limit();
-  int n = ::epoll_pwait2(epoll_fd_, out.events, io_events::capacity, limit, nullptr);
-  if (n < 0 && errno == ENOSYS) {  // Linux < 5.11: millisecond timeouts, rounded up
+  // relaxed: a cache; every thread may find out for itself.
+  static std::atomic<bool> pwait2_missing{false};
+  int n = -1;
+  if (!pwait2_missing.load(std::memory_order_relaxed)) {
+    n = ::epoll_pwait2(epoll_fd_, out.events, io_events::capacity, limit, nullptr);
+    // ENOSYS: Linux < 5.11; EPERM: a seccomp filter older than the call
+    // (container runtimes' default profiles answer EPERM to unknown calls).
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+      pwait2_missing.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (pwait2_missing.load(std::memory_order_relaxed)) {  // millisecond timeouts, rounded up
     const int ms = limit == nullptr
                        ? -1
                        : static_cast<int>(std::min<std::int64_t>(

@@ -63,9 +63,21 @@
 //
 // Invariants: `blocking_` is true while one worker holds the blocking role
 // (at most one). `armed_` counts the entries at home here with `armed` != 0;
-// it changes under those entries' locks and is read relaxed, as a hint: a
-// worker that misses an arming is covered by the arming side, which wakes a
-// sleeper when no worker is blocked in the set (poller.cpp, "Arming").
+// it changes under those entries' locks. Both are hints: a worker that
+// misses an arming is covered by the arming side, which wakes a sleeper when
+// no worker is blocked in the set (poller.hpp, "Arming"). That needs one more
+// ordering: the arming side writes `armed_` then reads `blocking_`, a worker
+// giving the role up writes `blocking_` then (on its way back to sleep)
+// reads `armed_`; a store-load pair on two variables, so all four accesses
+// are seq_cst, or on a weakly ordered CPU both could read the old value and
+// the worker would sleep on its futex while the arming skipped the wake.
+//
+// Sharing a descriptor between runtimes couples them: while a registration
+// is at home in runtime B's set, the waiters of runtime A on it are
+// harvested by B's workers (and, with all of B's workers busy, by B's
+// fairness step), not by A's idle ones. Fibers of different runtimes rarely
+// wait on one descriptor; when they do, that is the price of one
+// registration per descriptor.
 #pragma once
 
 #include <sys/epoll.h>
@@ -103,12 +115,12 @@ class io_poller {
   /// child of fork (it shares the parent's).
   static void remove_locked(int fd, fd_entry& e) noexcept;
 
-  /// Relaxed hints for the workers (see "Invariants").
+  /// Hints for the workers (see "Invariants"); seq_cst, see set_armed().
   [[nodiscard]] bool has_armed() const noexcept {
-    return armed_.load(std::memory_order_relaxed) > 0;
+    return armed_.load(std::memory_order_seq_cst) > 0;
   }
   [[nodiscard]] bool has_blocked_worker() const noexcept {
-    return blocking_.load(std::memory_order_relaxed);
+    return blocking_.load(std::memory_order_seq_cst);
   }
 
   /// Takes the events ready now (a few) and wakes their waiters. Returns

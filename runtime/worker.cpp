@@ -259,7 +259,10 @@ void worker::await_wake_word() noexcept {
 
 bool worker::poll_io_if_unattended() noexcept {
   io_poller* io = core_.io_if_started();
-  if (io == nullptr || !io->has_armed() || io->has_blocked_worker()) return false;
+  if (io == nullptr || !io->has_armed() || io->has_blocked_worker() ||
+      io_poller::in_forked_child()) {  // the set is the parent's: never take its events
+    return false;
+  }
   return io->poll_now();
 }
 
@@ -286,7 +289,8 @@ void worker::sleep() noexcept {
   // With descriptors armed and nobody waiting on them, sleep in the epoll
   // set instead of on the futex word (io_poller.hpp).
   io_poller* const io = core_.io_if_started();
-  const bool polls = io != nullptr && io->has_armed() && io->try_begin_blocking();
+  const bool polls =
+      io != nullptr && io->has_armed() && !io_poller::in_forked_child() && io->try_begin_blocking();
   io_events harvested;
   for (;;) {
     // acquire: pairs with the exchange in unpark().
@@ -422,6 +426,16 @@ void worker::retire(fiber* f) noexcept {
 void worker::yield_current() {
   worker* self = current();
   fiber* next = self->next_local();
+  if (!next && self->io_poll_due_) {
+    // No switch follows, so complete_switch will not run the fairness
+    // tick's poll: run it here (a yielder holds no wait-list lock), or a
+    // fiber that yields in a loop would keep I/O from ever being harvested.
+    self->io_poll_due_ = false;
+    if (self->poll_io_if_unattended()) {
+      const auto woken = self->owner_.pop();
+      next = woken ? *woken : nullptr;
+    }
+  }
   if (!next) return;  // nothing else is ready: keep running
   switch_record record{self->running_, after_switch::requeue};
   switch_to(self, next, record);
