@@ -19,7 +19,8 @@
 //    parking fiber still holds its wait-list locks (they are released by the
 //    commit step after the switch), and harvesting takes entry locks: so the
 //    tick only marks the poll due, and it runs at the end of the switch,
-//    after the commit (worker::complete_switch).
+//    after the commit (worker::complete_switch), or in yield_current when
+//    the yielder finds nothing else to run and does not switch at all.
 // The waiters of an event are woken with make_ready from the harvesting
 // worker: onto its own deque (the harvester is a worker of the runtime), so a
 // single-worker runtime runs like an event loop: epoll, run what is ready,

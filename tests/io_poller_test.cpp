@@ -125,6 +125,12 @@ TEST(IoPoller, ReadinessIsHarvestedWhileEveryWorkerIsBusy) {
 }
 
 TEST(IoPoller, AForkedChildNeverTakesTheParentsEvents) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan's per-fiber state does not survive a fork of a multi-threaded
+  // process: the child reports races on its own switches. The other
+  // configurations run this test.
+  GTEST_SKIP() << "fork with fibers in the child is outside what TSan models";
+#endif
   weft::runtime rt(weft::options{.workers = 1, .name = "io-fork"});
   const pipe_pair data;
   const pipe_pair child_ready;
