@@ -27,9 +27,8 @@ struct fd_entry {
   /// Interest of the arming whose event the poller has not processed yet; 0 if none.
   std::uint32_t armed = 0;
   std::uint32_t users = 0;  ///< calls between acquire_fd and release_fd
-  bool in_epoll = false;    ///< see poller.hpp, "Invariants"
-  /// The epoll set the descriptor is registered in while in_epoll (a
-  /// runtime's io_poller); nullptr otherwise.
+  /// The epoll set the descriptor may be registered in (a runtime's
+  /// io_poller); nullptr when it is in none. See poller.hpp, "Invariants".
   io_poller* home = nullptr;
   bool close_pending = false;  ///< close_fd ran while users > 0
 };

@@ -82,8 +82,7 @@ io_poller::~io_poller() {
       return;
     }
     set_armed(e, 0);
-    e.home = nullptr;
-    e.in_epoll = false;  // the set goes away with epoll_fd_ below
+    e.home = nullptr;  // the set goes away with epoll_fd_ below
     ++e.gen;
     waiter_node* chain = claim_every(e, io_status_retry);
     unlock(e.readers);
@@ -108,14 +107,14 @@ int io_poller::arm(int fd, fd_entry& e) noexcept {
   if (peek_claimable(e.writers) != nullptr) want |= write_interest;
   if (want == 0) return 0;
   if (e.home == this && (e.armed & want) == want) return 0;  // covered (poller.hpp, "Invariants")
-  if (e.home != this && e.in_epoll) remove_locked(fd, e);    // moves here
+  if (e.home != nullptr && e.home != this) remove_locked(fd, e);  // moves here
   // The new gen is stored only once the kernel took the arming: after a
   // failed MOD the old arming (and its gen) still stands.
   const std::uint32_t gen = e.gen + 1;
   epoll_event ev{};
   ev.events = want | EPOLLONESHOT;
   ev.data.u64 = (std::uint64_t{gen} << 32) | static_cast<std::uint32_t>(fd);
-  int op = e.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  int op = e.home == this ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (::epoll_ctl(epoll_fd_, op, fd, &ev) != 0) {
     // The entry can be wrong about the set: the number was closed (the
     // kernel dropped it) and reused, or a DEL failed.
@@ -128,20 +127,16 @@ int io_poller::arm(int fd, fd_entry& e) noexcept {
   }
   e.gen = gen;
   e.home = this;
-  e.in_epoll = true;
   set_armed(e, want);
   return 0;
 }
 
 void io_poller::remove_locked(int fd, fd_entry& e) noexcept {
   if (io_poller* home = e.home) {
-    if (e.in_epoll && !in_forked_child()) {
-      (void)::epoll_ctl(home->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    }
+    if (!in_forked_child()) (void)::epoll_ctl(home->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     home->set_armed(e, 0);
   }
   e.home = nullptr;
-  e.in_epoll = false;
   ++e.gen;
 }
 

@@ -44,9 +44,9 @@
 //    the entry's `home` set, or by an event with the current gen that a
 //    harvester has yet to process (`armed` is cleared only when a harvester
 //    processes that event, and it then re-arms for the nodes left).
-//  - `in_epoll` is true iff the descriptor may be in the `home` set under
-//    the current number's open file; false after a DEL, a reset, or the
-//    home runtime's teardown.
+//  - `home` is non-null iff the descriptor may be in that set under the
+//    current number's open file; null after a DEL, a reset, or the home
+//    runtime's teardown.
 //  - No node is linked and `users` is 0 when an entry is reset for a closed
 //    descriptor.
 //

@@ -257,6 +257,11 @@ void worker::await_wake_word() noexcept {
   while (sleep_word_.load(std::memory_order_acquire) != 0) futex_wait(sleep_word_, 1);
 }
 
+bool worker::run_due_io_poll() noexcept {
+  io_poll_due_ = false;
+  return poll_io_if_unattended();
+}
+
 bool worker::poll_io_if_unattended() noexcept {
   io_poller* io = core_.io_if_started();
   if (io == nullptr || !io->has_armed() || io->has_blocked_worker() ||
@@ -334,9 +339,10 @@ void worker::sleep() noexcept {
 }
 
 void worker::unpark() noexcept {
-  // acq_rel: pairs with the acquire loads and the CASes in sleep(); after
-  // it, the word and the worker may be gone for all the kernel cares
-  // (futex_wake uses only the address).
+  // acq_rel: pairs with the acquire loads and the CASes in sleep(). The
+  // worker and its runtime's io_poller outlive every unpark(): the runtime
+  // joins its workers, and deletes the poller, only after outside wakers
+  // left (runtime_core::~runtime_core).
   if (sleep_word_.exchange(0, std::memory_order_acq_rel) == asleep_in_epoll) {
     core_.io_if_started()->interrupt();  // non-null: the word says a worker blocks in it
   } else {
@@ -408,10 +414,8 @@ void worker::complete_switch(transfer t) noexcept {
       retire(from);
       break;
   }
-  if (io_poll_due_) [[unlikely]] {  // the fairness tick's poll, now that no lock is held
-    io_poll_due_ = false;
-    poll_io_if_unattended();
-  }
+  if (io_poll_due_) [[unlikely]]
+    run_due_io_poll();  // now that no lock is held
 }
 
 void worker::retire(fiber* f) noexcept {
@@ -426,15 +430,12 @@ void worker::retire(fiber* f) noexcept {
 void worker::yield_current() {
   worker* self = current();
   fiber* next = self->next_local();
-  if (!next && self->io_poll_due_) {
-    // No switch follows, so complete_switch will not run the fairness
-    // tick's poll: run it here (a yielder holds no wait-list lock), or a
-    // fiber that yields in a loop would keep I/O from ever being harvested.
-    self->io_poll_due_ = false;
-    if (self->poll_io_if_unattended()) {
-      const auto woken = self->owner_.pop();
-      next = woken ? *woken : nullptr;
-    }
+  // No switch follows, so complete_switch will not run the fairness tick's
+  // poll: run it here (a yielder holds no wait-list lock), or a fiber that
+  // yields in a loop would keep I/O from ever being harvested.
+  if (!next && self->io_poll_due_ && self->run_due_io_poll()) {
+    const auto woken = self->owner_.pop();
+    next = woken ? *woken : nullptr;
   }
   if (!next) return;  // nothing else is ready: keep running
   switch_record record{self->running_, after_switch::requeue};

@@ -130,6 +130,8 @@ class worker {
   /// are armed and no worker is blocked in it (io_poller.hpp). True if it
   /// woke any fiber (onto this worker's deque).
   bool poll_io_if_unattended() noexcept;
+  /// The fairness tick's deferred poll: clears io_poll_due_, then polls.
+  bool run_due_io_poll() noexcept;
   [[nodiscard]] bool work_visible() const noexcept;
   void await_wake_word() noexcept;
   bool fire_due_timers(bool all_workers) noexcept;
@@ -155,7 +157,7 @@ class worker {
   std::uint32_t tick_ = 0;
   std::uint64_t rng_;  // xorshift state for victim selection
   bool searching_ = false;
-  bool io_poll_due_ = false;  // set by the fairness tick, cleared by complete_switch
+  bool io_poll_due_ = false;  // set by the fairness tick, cleared by run_due_io_poll
   worker_counters counters_;
   // 0 awake (or woken); `asleep` while asleep on the futex word;
   // `asleep_in_epoll` while blocked in the runtime's epoll set. The waker

@@ -149,8 +149,7 @@ TEST(IoPoller, AForkedChildNeverTakesTheParentsEvents) {
     return pid;
   });
   ASSERT_GT(child, 0);
-  char byte = 0;
-  while (::read(child_ready.read_end, &byte, 1) != 1) std::this_thread::yield();
+  ASSERT_TRUE(weft::net::wait_readable(child_ready.read_end, 30s));  // the child runs
   data.write_byte();
   EXPECT_TRUE(reader.join());  // false (after 30 s) if the child took the event
   int status = 0;
