@@ -81,14 +81,19 @@ class progress_line {
   bool shown_ = false;
 };
 
-int run(const run_options& o, std::ostream& out, std::ostream& err) {
-  std::unique_ptr<weft::runtime> rt;
+// The runtime for --workers; nullptr (after the message) if it refuses them.
+std::unique_ptr<weft::runtime> make_runtime(unsigned workers, const char* name, std::ostream& err) {
   try {
-    rt = std::make_unique<weft::runtime>(weft::options{.workers = o.workers, .name = "weft-load"});
+    return std::make_unique<weft::runtime>(weft::options{.workers = workers, .name = name});
   } catch (const std::invalid_argument& e) {
     err << "weft-load: --workers: " << e.what() << '\n';
-    return exit_usage;
+    return nullptr;
   }
+}
+
+int run(const run_options& o, std::ostream& out, std::ostream& err) {
+  const auto rt = make_runtime(o.workers, "weft-load", err);
+  if (!rt) return exit_usage;
   std::unique_ptr<http_server> server;
   url target;
   if (o.target) {
@@ -170,13 +175,8 @@ int serve(const serve_options& o, std::ostream& out, std::ostream& err) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   if (!o.duration) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::unique_ptr<weft::runtime> rt;
-  try {
-    rt = std::make_unique<weft::runtime>(weft::options{.workers = o.workers, .name = "weft-serve"});
-  } catch (const std::invalid_argument& e) {
-    err << "weft-load: --workers: " << e.what() << '\n';
-    return exit_usage;
-  }
+  const auto rt = make_runtime(o.workers, "weft-serve", err);
+  if (!rt) return exit_usage;
   std::unique_ptr<http_server> server;
   try {
     server = std::make_unique<http_server>(*rt, o.host, o.port);
