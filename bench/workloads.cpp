@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -182,6 +183,65 @@ int run_mutex(const workload_args& args) {
   return 0;
 }
 
+// fanout_work: the per-item work of fanout, four rounds of splitmix64
+// (the same function as the peers' common.hpp).
+std::uint64_t fanout_work(std::uint64_t x) {
+  for (int r = 0; r < 4; ++r) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+  }
+  return x;
+}
+
+// fanout: one producer sends 0..items-1 on a channel of capacity `cap`;
+// `stages` fibers receive, compute fanout_work(v) & 1023 and send on a second
+// channel of capacity `cap`; one sink sums. The second channel closes when
+// every stage is done.
+int run_fanout(const workload_args& args) {
+  const long workers = args.get("workers", 2);
+  const long items = args.get("items", 500'000);
+  const long stages = args.get("stages", 8);
+  const long cap = args.get("cap", 16);
+  check(items >= 0 && stages >= 1 && cap >= 0, "fanout: items >= 0, stages >= 1, cap >= 0");
+  std::int64_t want = 0;
+  for (long i = 0; i < items; ++i) {
+    want += static_cast<std::int64_t>(fanout_work(static_cast<std::uint64_t>(i)) & 1023);
+  }
+  weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
+  const double ms = warm_then_time_ms([&rt, items, stages, cap, want] {
+    const std::int64_t sum = rt.block_on([items, stages, cap] {
+      weft::channel<std::int64_t> in(static_cast<std::size_t>(cap));
+      weft::channel<std::int64_t> out(static_cast<std::size_t>(cap));
+      weft::spawn([in, items]() mutable {
+        for (long i = 0; i < items; ++i) in.send(i);
+        in.close();
+      }).detach();
+      auto stages_done = std::make_shared<weft::wait_group>();
+      stages_done->add(stages);
+      for (long s = 0; s < stages; ++s) {
+        weft::spawn([in, out, stages_done]() mutable {
+          for (std::int64_t v : in) {
+            out.send(static_cast<std::int64_t>(fanout_work(static_cast<std::uint64_t>(v)) & 1023));
+          }
+          stages_done->done();
+        }).detach();
+      }
+      weft::spawn([out, stages_done]() mutable {
+        stages_done->wait();
+        out.close();
+      }).detach();
+      std::int64_t total = 0;
+      for (std::int64_t v : out) total += v;
+      return total;
+    });
+    check(sum == want, "fanout sum");
+  });
+  report("fanout", workers, ms, "ms");
+  return 0;
+}
+
 // sleep: `fibers` fibers each sleep `ms`, then finish (peak RSS is measured
 // outside, e.g. with /usr/bin/time -f %M).
 int run_sleep(const workload_args& args) {
@@ -323,6 +383,7 @@ constexpr workload workloads[] = {
     {"pingpong", &run_pingpong}, {"mutex", &run_mutex},
     {"sleep", &run_sleep},       {"parked", &run_parked},
     {"pool", &run_pool},         {"nqueens", &run_nqueens},
+    {"fanout", &run_fanout},
 };
 
 }  // namespace
