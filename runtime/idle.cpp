@@ -19,6 +19,26 @@ void idle_set::notify_work_available() noexcept {
   wake_sleeper(true);
 }
 
+void idle_set::notify_woken() noexcept {
+  // acq_rel RMW: the caller's slot exchange is sequenced before it; see
+  // "The run-next watch" in idle.hpp.
+  const std::uint64_t seen = state_.fetch_add(0, std::memory_order_acq_rel);
+  if ((seen & watching) != 0 || searching_of(seen) != 0 || sleeping_of(seen) == 0) return;
+  wake_sleeper(true);
+}
+
+bool idle_set::try_take_watch() noexcept {
+  // acq_rel RMW: after the caller's add_sleeper, before its next slot read.
+  return (state_.fetch_or(watching, std::memory_order_acq_rel) & watching) == 0;
+}
+
+void idle_set::release_watch() noexcept {
+  // acq_rel RMW: a placement whose notify_woken() comes later in state_'s
+  // order sees no watcher; one that comes earlier is visible to the
+  // caller's slot re-read that follows.
+  state_.fetch_and(~watching, std::memory_order_acq_rel);
+}
+
 void idle_set::wake_one_sleeper() noexcept {
   // acq_rel RMW, as in notify_work_available: either we see a worker that
   // registered as a sleeper, or its registration RMW comes after ours and it

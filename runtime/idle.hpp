@@ -28,6 +28,25 @@
 // sequenced before the notifier's release, happens-before the sleeper's
 // re-check, which therefore sees the work and does not sleep. On x86 each
 // RMW is one locked instruction, as cheap as the fence it replaces.
+//
+// The run-next watch. A fiber woken on a worker goes to that worker's
+// run-next slot (worker.hpp), which thieves leave alone, and that placement
+// wakes nobody: the waker's worker runs it at its next switch. A slot is
+// stranded only while its worker runs one fiber for long without switching;
+// then an idle worker must take it within bounded time. That is the
+// *watcher*'s job: at most one sleeping worker (the one holding the
+// `watching` bit of state_) sleeps with a short timeout and steals a slot
+// whose worker made no scheduling decision for a whole period. The bit
+// rides in state_ so the same RMW-on-one-word argument holds:
+//   placement: slot.exchange(f) ; notify_woken(): state_.fetch_add(0) ;
+//              nobody searching, nobody watching, someone sleeping → wake one
+//   sleeper:   add_sleeper / end_search RMWs ; re-read every slot ; occupied
+//              → try_take_watch()
+//   watcher:   release_watch(): state_.fetch_and(~watching) ; re-read slots
+// Either the placement's RMW sees a sleeper with no watcher and no searcher
+// (and wakes one, which searches and then re-reads the slots as it sleeps),
+// or a searcher or watcher that will re-read the slot, or the sleeper's RMW
+// comes later and its re-read sees the slot.
 #pragma once
 
 #include <atomic>
@@ -46,6 +65,17 @@ class idle_set {
 
   /// After work was published: wake one sleeper if nobody is searching. Any thread.
   void notify_work_available() noexcept;
+
+  /// After a fiber was put in an empty run-next slot: wake one sleeper
+  /// only if nobody searches, nobody watches the slots and someone sleeps
+  /// (the woken worker searches, then takes the watch as it sleeps). Any thread.
+  void notify_woken() noexcept;
+  /// A sleeper saw an occupied run-next slot: take the watch unless another
+  /// worker holds it. True if the caller is now the watcher.
+  bool try_take_watch() noexcept;
+  /// The watcher gives the watch up; it must re-read every slot afterwards
+  /// (and take the watch again if one is occupied).
+  void release_watch() noexcept;
 
   /// Wakes one sleeper, if any, whether or not someone searches (it will
   /// re-read the timer deadlines). Any thread.
@@ -81,12 +111,14 @@ class idle_set {
   const unsigned workers_;
   const wake_fn wake_;
   void* const wake_context_;
-  // Low 32 bits: searching workers; high 32 bits: sleeping workers
-  // (== sleepers_.size(), readable without the lock).
+  // Bits 0-30: searching workers; bit 31: a sleeper watches the run-next
+  // slots; bits 32-63: sleeping workers (== sleepers_.size(), readable
+  // without the lock).
   static constexpr std::uint64_t one_searching = 1;
+  static constexpr std::uint64_t watching = std::uint64_t{1} << 31;
   static constexpr std::uint64_t one_sleeping = std::uint64_t{1} << 32;
   static std::uint32_t searching_of(std::uint64_t s) noexcept {
-    return static_cast<std::uint32_t>(s);
+    return static_cast<std::uint32_t>(s & (watching - 1));
   }
   static std::uint32_t sleeping_of(std::uint64_t s) noexcept {
     return static_cast<std::uint32_t>(s >> 32);

@@ -239,6 +239,18 @@ class local_queue {
       return t >= b;
     }
 
+    // Any thread. The indices now: `top` counts elements taken from the top, `bottom` elements
+    // pushed (less those the owner popped). For a queue whose owner never pops, index i was the
+    // i-th push, so `top < an earlier bottom` says the oldest element was already queued then.
+    struct positions {
+      std::int64_t top, bottom;
+    };
+    positions positions_estimate() const noexcept {
+      // Relaxed: a hint; the steal that may follow synchronizes on its own.
+      return {queue_->top_.load(std::memory_order_relaxed),
+              queue_->bottom_.load(std::memory_order_relaxed)};
+    }
+
    private:
     friend class local_queue;
     explicit stealer(local_queue* queue) noexcept : queue_(queue) {}

@@ -22,7 +22,7 @@ void park_current(park_commit commit, void* arg, wait_kind why, const void* obje
 
 void make_ready(fiber* f) noexcept {
   set_state(*f, run_state::parked, run_state::ready);
-  f->core.schedule(f);
+  f->core.schedule_woken(f);
 }
 
 void wake(waiter& w) noexcept {

@@ -109,6 +109,19 @@ void runtime_core::schedule(fiber* f) {
     w->push_local(f);
     return;
   }
+  schedule_from_outside(f);
+}
+
+void runtime_core::schedule_woken(fiber* f) {
+  worker* w = worker::current();
+  if (w && &w->core() == this) {
+    w->push_woken(f);
+    return;
+  }
+  schedule_from_outside(f);
+}
+
+void runtime_core::schedule_from_outside(fiber* f) {
   // From outside the runtime: once pushed, the fiber may run, finish, and
   // let the runtime be destroyed while we are still notifying. The
   // destructor waits for `outside_wakers` to drop to zero first.

@@ -32,6 +32,11 @@ class runtime_core {
   /// this runtime, else on the inject queue; then wakes an idle worker if
   /// needed. Any thread.
   void schedule(fiber* f);
+  /// Queues a fiber that a wake made runnable (make_ready): on a worker of
+  /// this runtime it goes to that worker's run-next slot (worker.hpp), so a
+  /// fiber woken by another runs next on the waker's worker instead of
+  /// being stolen; elsewhere as schedule(). Any thread.
+  void schedule_woken(fiber* f);
 
   [[nodiscard]] unsigned worker_count() const noexcept {
     return static_cast<unsigned>(workers_.size());
@@ -61,6 +66,8 @@ class runtime_core {
   std::atomic<std::uint32_t> outside_wakers{0};
 
  private:
+  void schedule_from_outside(fiber* f);
+
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<bool> stopping_{false};
   std::atomic<io_poller*> io_{nullptr};  ///< owned; deleted after the workers are joined

@@ -74,8 +74,9 @@ void block_thread(parker& p, std::int64_t deadline_ns) noexcept {
 void lock(wait_list& list) noexcept {
   // acquire: pairs with the release in unlock(); the object's state written
   // under the lock is visible.
+  spin_backoff backoff;
   while (list.lock_word.exchange(1, std::memory_order_acquire) != 0) {
-    while (list.lock_word.load(std::memory_order_relaxed) != 0) cpu_relax();
+    while (list.lock_word.load(std::memory_order_relaxed) != 0) backoff.pause();
   }
 }
 

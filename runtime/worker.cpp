@@ -30,6 +30,14 @@ constexpr int relax_spins = 64;
 // Every 61st tick the worker looks at the inject queue and timers first.
 constexpr std::uint32_t fairness_period = 61;
 
+// The watcher's period (idle.hpp, "The run-next watch"): its first look
+// comes this soon after it took the watch (a stranded woken fiber waits at
+// most about two periods); while slots stay occupied and their workers keep
+// switching, the period doubles up to the maximum, so a watcher costs about
+// a thousand wake-ups a second while a pair of fibers talks for long.
+constexpr std::int64_t watch_period_min_ns = 50'000;
+constexpr std::int64_t watch_period_max_ns = 1'000'000;
+
 std::uint64_t xorshift(std::uint64_t& state) noexcept {
   state ^= state << 13;
   state ^= state >> 7;
@@ -53,6 +61,8 @@ worker::worker(runtime_core& core, unsigned index)
       owner_(queue_.owner_handle()),
       stealer_(queue_.stealer_handle()),
       stacks_(core.stacks),
+      woken_owner_(woken_.owner_handle()),
+      woken_stealer_(woken_.stealer_handle()),
       rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
 
 worker::~worker() = default;
@@ -73,6 +83,7 @@ void worker::run() noexcept {
   const alternate_signal_stack signal_stack;
   own_stack_ = thread_stack();
   exceptions_ = thread_exception_state();
+  watched_.assign(core_.worker_count(), watch_record{});
   while (fiber* next = find_work()) {
     switch_record record{nullptr, after_switch::nothing};
     switch_to(this, next, record);
@@ -95,10 +106,43 @@ void worker::push_local(fiber* f) {
   if (was_empty && core_.worker_count() > 1) core_.idle.notify_work_available();
 }
 
+void worker::push_woken(fiber* f) {
+  // From the worker's own context (search, sleep, a harvest) no fiber of
+  // this worker is running to keep talking to: share as a spawn does. With
+  // one worker the deque's LIFO end already runs it next.
+  if (running_ == nullptr || core_.worker_count() == 1) {
+    push_local(f);
+    return;
+  }
+  if (fiber* previous = runnext_.exchange(f, std::memory_order_acq_rel)) {
+    // The slot was occupied all along, so a watcher or searcher already
+    // looks (idle.hpp): no notify.
+    woken_owner_.push(previous);
+    return;
+  }
+  core_.idle.notify_woken();
+}
+
+fiber* worker::take_woken() noexcept {
+  for (;;) {
+    const steal_result<fiber*> r = woken_stealer_.steal();
+    if (r.status == steal_status::success) return r.value;
+    if (r.status == steal_status::empty) return nullptr;
+    // retry: the watcher took the top meanwhile; look again.
+  }
+}
+
+fiber* worker::take_runnext() noexcept {
+  if (runnext_.load(std::memory_order_relaxed) == nullptr) return nullptr;  // no RMW when empty
+  return runnext_.exchange(nullptr, std::memory_order_acq_rel);
+}
+
 runtime_core& worker::core() noexcept { return core_; }
 
 fiber* worker::next_local() noexcept {
-  if (++tick_ % fairness_period == 0) {
+  const std::uint32_t tick = tick_.load(std::memory_order_relaxed) + 1;
+  tick_.store(tick, std::memory_order_relaxed);
+  if (tick % fairness_period == 0) {
     // Fairness: the LIFO end alone would let two fibers that wake each other
     // run forever ahead of everything else; so now and then take the oldest
     // work instead: outside work, due timers, a yielder, the deque's top
@@ -107,17 +151,22 @@ fiber* worker::next_local() noexcept {
     io_poll_due_ = true;  // polled once the switch is complete (io_poller.hpp)
     if (fiber* f = take_injected()) return f;
     if (fiber* f = pop_yielded()) return f;
+    if (fiber* f = take_woken()) return f;
     const steal_result<fiber*> oldest = stealer_.steal();
     if (oldest.status == steal_status::success) return oldest.value;
   }
+  if (fiber* f = take_runnext()) return f;
   if (const auto f = owner_.pop()) return *f;
+  if (fiber* f = take_woken()) return f;
   if (fiber* f = pop_yielded()) {
     share_yielded_if_idle();
     return f;
   }
   if (fiber* f = take_injected()) return f;
   if (fire_due_timers(false)) {
+    if (fiber* f = take_runnext()) return f;
     if (const auto f = owner_.pop()) return *f;
+    if (fiber* f = take_woken()) return f;
   }
   return nullptr;
 }
@@ -296,6 +345,14 @@ void worker::sleep() noexcept {
   io_poller* const io = core_.io_if_started();
   const bool polls =
       io != nullptr && io->has_armed() && !io_poller::in_forked_child() && io->try_begin_blocking();
+  // Read after add_sleeper's and end_search's RMWs (idle.hpp, "The run-next
+  // watch"): a fiber placed in a slot before them is seen here.
+  bool watching = others_have_woken() && core_.idle.try_take_watch();
+  std::int64_t watch_period = watch_period_min_ns;
+  // The first look may come one period after the last one, which may be
+  // older than this sleep: what it recorded only ages.
+  std::int64_t next_look = watching ? watched_at_ + watch_period : no_deadline;
+  bool took_woken = false;
   io_events harvested;
   for (;;) {
     // acquire: pairs with the exchange in unpark().
@@ -304,6 +361,7 @@ void worker::sleep() noexcept {
     for (unsigned i = 0; i < core_.worker_count(); ++i) {
       deadline = std::min(deadline, core_.worker_at(i).timers_.earliest());
     }
+    const std::int64_t wake_at = std::min(deadline, next_look);
     if (polls) {
       // acq_rel CASes on the word unpark() exchanges: either this one fails
       // (unparked: do not block) or unpark() reads asleep_in_epoll and
@@ -313,20 +371,29 @@ void worker::sleep() noexcept {
                                                std::memory_order_acq_rel)) {
         break;
       }
-      io->wait(harvested, deadline);
+      io->wait(harvested, wake_at);
       expected = asleep_in_epoll;
       sleep_word_.compare_exchange_strong(expected, asleep, std::memory_order_acq_rel);
       if (harvested.count > 0) break;  // dispatched below, once no longer a sleeper
-      if (deadline != no_deadline && steady_now_ns() >= deadline) break;
-    } else if (deadline == no_deadline) {
+    } else if (wake_at == no_deadline) {
       futex_wait(sleep_word_, asleep);
+      continue;
     } else {
-      const std::chrono::nanoseconds rest(deadline - steady_now_ns());
-      if (rest.count() <= 0) break;
-      futex_wait(sleep_word_, asleep, &rest);
+      const std::chrono::nanoseconds rest(wake_at - steady_now_ns());
+      if (rest.count() > 0) futex_wait(sleep_word_, asleep, &rest);
     }
+    if (wake_at == no_deadline) continue;
+    const std::int64_t now = steady_now_ns();
+    if (watching && now >= next_look) {
+      took_woken = take_stranded_woken(watching);
+      if (took_woken) break;
+      watch_period = std::min(2 * watch_period, watch_period_max_ns);
+      next_look = watching ? now + watch_period : no_deadline;
+    }
+    if (now >= deadline) break;
   }
   if (polls) io->end_blocking();
+  if (watching) leave_watch();
   if (!core_.stopping() &&
       (sleep_word_.load(std::memory_order_acquire) == 0 || !core_.idle.remove_sleeper(index_))) {
     // Woken by a notifier (perhaps racing our timeout): it counted us as a searcher.
@@ -336,6 +403,69 @@ void worker::sleep() noexcept {
   // (Stopping: shutdown wakes everyone; the counts no longer matter. Events
   // taken are still dispatched: they may be for another runtime's fibers.)
   if (polls) io->dispatch(harvested);
+}
+
+bool worker::others_have_woken() const noexcept {
+  for (unsigned i = 0; i < core_.worker_count(); ++i) {
+    if (i == index_) continue;
+    const worker& w = core_.worker_at(i);
+    // acquire: pairs with the placing exchange (and idle.hpp's protocol).
+    if (w.runnext_.load(std::memory_order_acquire) != nullptr) return true;
+    if (!w.woken_stealer_.empty_estimate()) return true;
+  }
+  return false;
+}
+
+bool worker::take_stranded_woken(bool& watching) noexcept {
+  const std::int64_t now = steady_now_ns();
+  const bool a_period_passed = now - watched_at_ >= watch_period_min_ns;
+  bool occupied = false;
+  bool took = false;
+  for (unsigned i = 0; i < core_.worker_count() && !took; ++i) {
+    if (i == index_) continue;
+    worker& w = core_.worker_at(i);
+    watch_record& last = watched_[i];
+    const std::uint32_t tick = w.tick_.load(std::memory_order_relaxed);
+    const auto woken = w.woken_stealer_.positions_estimate();
+    fiber* f = w.runnext_.load(std::memory_order_acquire);
+    occupied = occupied || f != nullptr || woken.top < woken.bottom;
+    if (a_period_passed && woken.top < last.woken_bottom) {
+      // Queued there at the last look and still not run: take up to half
+      // of those, oldest first (at least one), as Go's thieves take half.
+      const std::int64_t waited = last.woken_bottom - woken.top;
+      for (std::int64_t n = 0; n < (waited + 1) / 2; ++n) {
+        const steal_result<fiber*> r = w.woken_stealer_.steal();
+        if (r.status != steal_status::success) break;
+        woken_owner_.push(r.value);
+        worker_counters::bump(counters_.steals);
+        took = true;
+      }
+    }
+    // No scheduling decision since the last look: its worker runs one
+    // fiber all along, and `f` waits behind it.
+    if (!took && a_period_passed && f != nullptr && tick == last.tick &&
+        w.runnext_.compare_exchange_strong(f, nullptr, std::memory_order_acq_rel)) {
+      woken_owner_.push(f);
+      worker_counters::bump(counters_.steals);
+      took = true;
+    }
+    last = watch_record{tick, woken.bottom};
+  }
+  if (a_period_passed) watched_at_ = now;
+  if (!took && !occupied) {
+    core_.idle.release_watch();
+    // Re-read after the RMW (idle.hpp): a fiber woken meanwhile keeps us on.
+    watching = others_have_woken() && core_.idle.try_take_watch();
+  }
+  return took;
+}
+
+void worker::leave_watch() noexcept {
+  core_.idle.release_watch();
+  // Re-read after the RMW: a placement that saw the watch did not wake
+  // anyone, so pass the watch on (a sleeper is woken unless someone
+  // searches; a searcher re-reads the slots when it sleeps).
+  if (others_have_woken()) core_.idle.notify_woken();
 }
 
 void worker::unpark() noexcept {

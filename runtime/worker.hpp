@@ -5,13 +5,33 @@
 //   1. every 61st tick, the oldest work first: due timers, the inject
 //      queue, the yield FIFO's head, the top (oldest end) of its own deque —
 //      so outside work, timers, yielders and old fibers never starve behind
-//      two fibers that keep waking each other at the LIFO end (61 is Go's
-//      choice, a prime so it does not beat with periodic workloads);
-//   2. its own deque, newest first (LIFO: a spawned or woken fiber runs next,
-//      with its data still in cache, and fork-join trees unfold depth-first);
-//   3. its yield FIFO (fibers that called yield(), oldest first: a yielder
+//      two fibers that keep waking each other (61 is Go's choice, a prime so
+//      it does not beat with periodic workloads);
+//   2. its run-next slot: the fiber most recently woken by a fiber of this
+//      worker (a channel peer, a mutex waiter, a joiner);
+//   3. its own deque, newest first (LIFO: a spawned fiber runs next, with
+//      its data still in cache, and fork-join trees unfold depth-first);
+//   4. its woken FIFO: fibers woken here before the slot's current one;
+//   5. its yield FIFO (fibers that called yield(), oldest first: a yielder
 //      runs after everything that was ready when it yielded);
-//   4. the inject queue; due timers.
+//   6. the inject queue; due timers.
+//
+// Spawned and woken fibers are shared differently. A spawn is new,
+// independent work: it goes on the deque, which searchers steal from at
+// once. A wake is communication: the woken fiber goes to the waker's
+// run-next slot (Go's runnext), and a newer wake moves the slot's previous
+// fiber to the woken FIFO. Searchers take from neither, so fibers that talk
+// to each other stay on one worker instead of contending for the same
+// channel or mutex from two CPUs, and placing a woken fiber wakes nobody.
+// Woken work is shared by age instead: the watcher (one sleeping worker,
+// idle.hpp) looks at every worker once a period and takes
+//   - from a woken FIFO, up to half of the fibers that were already queued
+//     at its previous look (they waited a whole period: the worker has more
+//     woken work than it keeps up with);
+//   - a run-next slot whose worker made no scheduling decision (tick_) since
+//     its previous look (it runs one fiber all along).
+// A pipeline whose stages run in microseconds stays on one worker; stages
+// that compute for longer than the period spread.
 // With nothing local it searches (steals from random victims, polls the
 // inject queue and others' timers), then sleeps (idle.hpp).
 //
@@ -27,6 +47,7 @@
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "context.hpp"
 #include "local_queue.hpp"
@@ -85,6 +106,10 @@ class worker {
   // ---- owner thread only
   /// Queues a runnable fiber locally and notifies idle workers.
   void push_local(fiber* f);
+  /// Queues a fiber woken by the running fiber: into the run-next slot
+  /// (its previous fiber goes to the deque), or the deque with one worker
+  /// or from the worker's own context.
+  void push_woken(fiber* f);
   /// Whether this worker's own deque looks empty (lazy binary splitting).
   [[nodiscard]] bool queue_empty_estimate() const noexcept { return owner_.empty_estimate(); }
   /// The fiber running on this worker now; nullptr in the worker's own context.
@@ -120,12 +145,23 @@ class worker {
 
   void run() noexcept;
   fiber* next_local() noexcept;
+  fiber* take_runnext() noexcept;
+  fiber* take_woken() noexcept;
   fiber* take_injected() noexcept;
   fiber* pop_yielded() noexcept;
   fiber* find_work() noexcept;
   fiber* search() noexcept;
   fiber* steal_one() noexcept;
   void sleep() noexcept;
+  /// Whether another worker's run-next slot or woken FIFO holds a fiber.
+  [[nodiscard]] bool others_have_woken() const noexcept;
+  /// The watcher's look (see the top of this file): takes stranded woken
+  /// fibers into this worker's woken FIFO and returns true, or notes every
+  /// worker's tick and woken FIFO position; gives the watch up (clears
+  /// `watching`) when no other worker holds a woken fiber.
+  bool take_stranded_woken(bool& watching) noexcept;
+  /// Gives the watch up on leaving sleep(); hands it on if a slot is occupied.
+  void leave_watch() noexcept;
   /// Polls the runtime's epoll set once without blocking, if descriptors
   /// are armed and no worker is blocked in it (io_poller.hpp). True if it
   /// woke any fiber (onto this worker's deque).
@@ -154,7 +190,26 @@ class worker {
   execution_stack own_stack_;
   exception_state* exceptions_ = nullptr;  // this thread's C++ exception state (context.hpp)
   fiber* running_ = nullptr;
-  std::uint32_t tick_ = 0;
+  // The run-next slot. The owner exchanges fibers in and out; the watcher
+  // CASes a stranded one out. acq_rel on every access: the fiber's state
+  // written by its waker is visible to whoever takes it.
+  std::atomic<fiber*> runnext_{nullptr};
+  // Scheduling decisions (next_local calls). Written by the owner only
+  // (relaxed load + store); read by the watcher, for whom an unchanged
+  // value over a watch period means "running one fiber all along".
+  std::atomic<std::uint32_t> tick_{0};
+  // The woken FIFO: the owner pushes at the bottom and takes the top with
+  // its own stealer (it never pops), so its indices count pushes and takes.
+  local_queue<fiber*> woken_;
+  local_queue<fiber*>::owner woken_owner_;
+  local_queue<fiber*>::stealer woken_stealer_;
+  // This worker's last look, as the watcher, at every worker (owner only).
+  struct watch_record {
+    std::uint32_t tick = 0;
+    std::int64_t woken_bottom = 0;
+  };
+  std::vector<watch_record> watched_;
+  std::int64_t watched_at_ = 0;  // steady ns of that look
   std::uint64_t rng_;  // xorshift state for victim selection
   bool searching_ = false;
   bool io_poll_due_ = false;  // set by the fairness tick, cleared by run_due_io_poll
