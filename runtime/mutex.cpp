@@ -8,6 +8,18 @@
 //    set and cleared with the list's lock held, so an unlocker that sees it
 //    clear (its fast-path CAS from `locked` to 0 succeeds) knows nobody is
 //    queued, and a waiter always sets it before it parks.
+//  - `woken` is set while a waiter woken by an unlock (not handed the lock)
+//    has not yet retried: set under the list lock by the unlocker that
+//    claims it, cleared by that waiter when it resumes. While it is set an
+//    unlock wakes nobody else and takes no list lock (Go's mutexWoken): the
+//    woken waiter will retry, and waking more would only queue fibers that
+//    find the lock taken, and, with workers on several CPUs, set them all
+//    contending for its cache line. A hint: a stale value costs a wake too
+//    many or a list lock, never a lost wake-up, since the woken waiter
+//    re-queues (and is woken again) if it loses.
+//  - `handoff_queued` is set while the head of the list asks for a hand-off
+//    (starving waiters queue at the front); it sends every unlock to the
+//    list so the hand-off is never skipped. Maintained under the list lock.
 #include "weft/mutex.hpp"
 
 #include <pthread.h>
@@ -16,6 +28,7 @@
 #include <cstdlib>
 
 #include "fiber.hpp"
+#include "park.hpp"
 #include "spinlock.hpp"
 #include "waiting.hpp"
 
@@ -25,6 +38,8 @@ namespace {
 
 constexpr std::uint32_t locked = 1;
 constexpr std::uint32_t queued = 2;
+constexpr std::uint32_t woken = 4;
+constexpr std::uint32_t handoff_queued = 8;
 
 // node.tag: the waiter asks for a direct hand-off (it lost a race after
 // waiting at least starvation_ns).
@@ -50,6 +65,15 @@ std::uint64_t holder_token() noexcept {
 }
 #endif
 
+// With the list lock held: `handoff_queued` says whether the head asks for a hand-off.
+void note_handoff_at_head(std::atomic<std::uint32_t>& state, const detail::wait_list& list) {
+  if (list.head != nullptr && list.head->tag == wants_handoff) {
+    state.fetch_or(handoff_queued, std::memory_order_relaxed);
+  } else {
+    state.fetch_and(~handoff_queued, std::memory_order_relaxed);
+  }
+}
+
 [[noreturn]] void fatal(const char* what, const void* m) noexcept {
   std::fprintf(stderr, "weft: %s (weft::mutex at %p)\n", what, m);
   std::abort();
@@ -74,26 +98,39 @@ bool mutex::try_lock() noexcept {
 }
 
 void mutex::lock() {
-  std::uint32_t expected = 0;
-  if (state_.compare_exchange_strong(expected, locked, std::memory_order_acquire,
+  // acquire: as in try_lock(). The first CAS is the uncontended case; the
+  // second takes a free mutex whose waiter bits (`queued`, `woken`) are set,
+  // without the list lock (barging, as try_lock() does).
+  std::uint32_t s = 0;
+  if (state_.compare_exchange_strong(s, locked, std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
-#ifdef WEFT_DEBUG_CHECKS
-    holder_.store(holder_token(), std::memory_order_relaxed);
-#endif
+    s = locked;
+  } else if (!(s & locked) &&
+             state_.compare_exchange_strong(s, s | locked, std::memory_order_acquire,
+                                            std::memory_order_relaxed)) {
+    s |= locked;
+  } else {
+    acquire_slow(detail::steady_time::max());
     return;
   }
-  acquire_slow(detail::steady_time::max());
+  held_state_ = s;
+#ifdef WEFT_DEBUG_CHECKS
+  holder_.store(holder_token(), std::memory_order_relaxed);
+#endif
 }
 
 bool mutex::lock_until(detail::steady_time deadline) { return acquire_slow(deadline); }
 
 bool mutex::acquire_slow(detail::steady_time deadline) {
-  for (int i = 0; i < spin_attempts; ++i) {
-    if (try_lock()) return true;
-    detail::cpu_relax();
+  // Spin only with nothing else to run here; else park and run that.
+  if (!detail::other_fibers_ready()) {
+    for (int i = 0; i < spin_attempts; ++i) {
+      if (try_lock()) return true;
+      detail::cpu_relax();
+    }
   }
   const std::int64_t deadline_ns = detail::to_deadline(deadline);
-  const std::int64_t started_ns = detail::steady_now_ns();
+  std::int64_t started_ns = 0;  // read when we first queue: most slow paths never do
   bool handoff = false;
   for (;;) {
     detail::lock(waiters_);
@@ -111,11 +148,13 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
       detail::unlock(waiters_);
       return false;
     }
+    if (started_ns == 0) started_ns = detail::steady_now_ns();
     detail::parker p(detail::current_waiter());
     detail::waiter_node node(p);
     node.tag = handoff ? wants_handoff : 0;
     if (handoff) {
       detail::push_front(waiters_, node);
+      state_.fetch_or(handoff_queued, std::memory_order_relaxed);
     } else {
       detail::push_back(waiters_, node);
     }
@@ -125,6 +164,7 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
       // Our node is gone; if it was the last, clear `queued`.
       detail::list_guard hold(waiters_);
       if (detail::empty(waiters_)) state_.fetch_and(~queued, std::memory_order_relaxed);
+      note_handoff_at_head(state_, waiters_);
       return false;
     }
     if (node.status == handed_off) {
@@ -133,6 +173,7 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
 #endif
       return true;
     }
+    state_.fetch_and(~woken, std::memory_order_relaxed);  // retrying now: the next unlock may wake another
     if (try_lock()) return true;
     // Passed over. Starving: ask for the lock to be handed to us.
     handoff = detail::steady_now_ns() - started_ns >= starvation_ns;
@@ -148,13 +189,24 @@ void mutex::unlock() {
   }
   holder_.store(0, std::memory_order_relaxed);
 #endif
-  std::uint32_t expected = locked;
-  // release: publishes the critical section to the next acquirer.
-  if (state_.compare_exchange_strong(expected, 0, std::memory_order_release,
+  // Nobody to wake: no waiter queued, or a woken one has yet to retry (and
+  // nobody asks for a hand-off). Then just clear `locked`.
+  const auto wake_nobody = [](std::uint32_t v) {
+    return !(v & queued) || ((v & woken) != 0 && (v & handoff_queued) == 0);
+  };
+  // Start from the state lock() left: usually still current, so one CAS
+  // (no load first, which would wait for the CAS before it on x86).
+  std::uint32_t s = held_state_;
+  if (!(s & locked) || !wake_nobody(s)) s = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (!(s & locked)) fatal("unlock of an unlocked mutex", this);
+    if (!wake_nobody(s)) break;
+    // release: publishes the critical section to the next acquirer.
+    if (state_.compare_exchange_weak(s, s & ~locked, std::memory_order_release,
                                      std::memory_order_relaxed)) {
-    return;
+      return;
+    }
   }
-  if (!(expected & locked)) fatal("unlock of an unlocked mutex", this);
   release_slow();
 }
 
@@ -165,6 +217,8 @@ void mutex::release_slow() {
     if (detail::empty(waiters_)) state_.fetch_and(~queued, std::memory_order_relaxed);
     const bool handoff = next && next->tag == wants_handoff;
     if (handoff) next->status = handed_off;  // ownership moves: `locked` stays set
+    if (next && !handoff) state_.fetch_or(woken, std::memory_order_relaxed);
+    note_handoff_at_head(state_, waiters_);
     detail::unlock(waiters_);
     // The access that releases `locked` is our last access to the mutex:
     // nobody can take it (and then destroy it) before, so "unlock; another
@@ -176,10 +230,12 @@ void mutex::release_slow() {
     }
     // Nobody to wake: release, unless a waiter queued after we looked (it
     // set `queued`); then go round again and wake it.
-    std::uint32_t expected = locked;
-    if (state_.compare_exchange_strong(expected, 0, std::memory_order_release,
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    while (!(s & queued)) {
+      if (state_.compare_exchange_weak(s, s & ~locked, std::memory_order_release,
                                        std::memory_order_relaxed)) {
-      return;
+        return;
+      }
     }
   }
 }

@@ -13,6 +13,11 @@ fiber* current_fiber() noexcept {
   return w ? w->running() : nullptr;
 }
 
+bool other_fibers_ready() noexcept {
+  const worker* w = worker::current();
+  return w != nullptr && w->has_ready_fibers();
+}
+
 void park_current(park_commit commit, void* arg, wait_kind why, const void* object) {
   fiber* self = current_fiber();
   set_wait_reason(*self, why, object);

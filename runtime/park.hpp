@@ -40,6 +40,12 @@ void make_ready(fiber* f) noexcept;
 /// The calling fiber; nullptr on a plain thread.
 fiber* current_fiber() noexcept;
 
+/// Whether the calling worker has another fiber ready to run locally (its
+/// run-next slot, deque or woken FIFO); false off workers. A contended
+/// lock spins only when this is false, as Go's sync.Mutex spins only with
+/// an empty run queue: with other work ready, parking runs it at once.
+bool other_fibers_ready() noexcept;
+
 /// A parked fiber or a blocked plain thread, as seen by whoever will wake it.
 /// Lives on the waiting side's stack until it is woken.
 struct waiter {

@@ -112,6 +112,11 @@ class worker {
   void push_woken(fiber* f);
   /// Whether this worker's own deque looks empty (lazy binary splitting).
   [[nodiscard]] bool queue_empty_estimate() const noexcept { return owner_.empty_estimate(); }
+  /// Whether a fiber is ready in the run-next slot, the deque or the woken FIFO.
+  [[nodiscard]] bool has_ready_fibers() const noexcept {
+    return runnext_.load(std::memory_order_relaxed) != nullptr || !owner_.empty_estimate() ||
+           !woken_owner_.empty_estimate();
+  }
   /// The fiber running on this worker now; nullptr in the worker's own context.
   [[nodiscard]] fiber* running() const noexcept { return running_; }
   /// Yields the running fiber (this_fiber::yield).

@@ -55,8 +55,12 @@ class mutex {
   void release_slow();
 
   /// bit 0: locked; bit 1: the wait list may hold waiters (set and cleared
-  /// under the list's lock).
+  /// under the list's lock); bit 2: a woken waiter has not retried yet;
+  /// bit 3: the list's head asks for a hand-off (runtime/mutex.cpp).
   std::atomic<std::uint32_t> state_{0};
+  /// The state lock() left, read by unlock() as its first guess; written
+  /// and read by the holder only (ordered by the lock itself).
+  std::uint32_t held_state_ = 0;
   /// The holder (fiber id, or a thread token); kept with WEFT_DEBUG_CHECKS.
   std::atomic<std::uint64_t> holder_{0};
   detail::wait_list waiters_;
