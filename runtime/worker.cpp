@@ -114,7 +114,8 @@ void worker::push_woken(fiber* f) {
     push_local(f);
     return;
   }
-  if (fiber* previous = runnext_.exchange(f, std::memory_order_acq_rel)) {
+  // seq_cst: the placing half of idle.hpp's "run-next watch" protocol.
+  if (fiber* previous = runnext_.exchange(f, std::memory_order_seq_cst)) {
     // The slot was occupied all along, so a watcher or searcher already
     // looks (idle.hpp): no notify.
     woken_owner_.push(previous);
@@ -347,7 +348,8 @@ void worker::sleep() noexcept {
       io != nullptr && io->has_armed() && !io_poller::in_forked_child() && io->try_begin_blocking();
   // Read after add_sleeper's and end_search's RMWs (idle.hpp, "The run-next
   // watch"): a fiber placed in a slot before them is seen here.
-  bool watching = others_have_woken() && core_.idle.try_take_watch();
+  bool watching =
+      (core_.idle.awake() > 0 || others_have_woken()) && core_.idle.try_take_watch();
   std::int64_t watch_period = watch_period_min_ns;
   // The first look may come one period after the last one, which may be
   // older than this sleep: what it recorded only ages.
@@ -409,8 +411,8 @@ bool worker::others_have_woken() const noexcept {
   for (unsigned i = 0; i < core_.worker_count(); ++i) {
     if (i == index_) continue;
     const worker& w = core_.worker_at(i);
-    // acquire: pairs with the placing exchange (and idle.hpp's protocol).
-    if (w.runnext_.load(std::memory_order_acquire) != nullptr) return true;
+    // seq_cst: the sleeper's half of idle.hpp's "run-next watch" protocol.
+    if (w.runnext_.load(std::memory_order_seq_cst) != nullptr) return true;
     if (!w.woken_stealer_.empty_estimate()) return true;
   }
   return false;
@@ -452,10 +454,10 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
     last = watch_record{tick, woken.bottom};
   }
   if (a_period_passed) watched_at_ = now;
-  if (!took && !occupied) {
+  if (!took && !occupied && core_.idle.awake() == 0) {
     core_.idle.release_watch();
     // Re-read after the RMW (idle.hpp): a fiber woken meanwhile keeps us on.
-    watching = others_have_woken() && core_.idle.try_take_watch();
+    watching = (core_.idle.awake() > 0 || others_have_woken()) && core_.idle.try_take_watch();
   }
   return took;
 }

@@ -163,7 +163,7 @@ class worker {
   /// The watcher's look (see the top of this file): takes stranded woken
   /// fibers into this worker's woken FIFO and returns true, or notes every
   /// worker's tick and woken FIFO position; gives the watch up (clears
-  /// `watching`) when no other worker holds a woken fiber.
+  /// `watching`) when no other worker holds a woken fiber or is awake.
   bool take_stranded_woken(bool& watching) noexcept;
   /// Gives the watch up on leaving sleep(); hands it on if a slot is occupied.
   void leave_watch() noexcept;
