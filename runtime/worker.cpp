@@ -125,6 +125,11 @@ void worker::push_woken(fiber* f) {
 }
 
 fiber* worker::take_woken() noexcept {
+  const auto f = woken_owner_.pop();
+  return f ? *f : nullptr;
+}
+
+fiber* worker::take_oldest_woken() noexcept {
   for (;;) {
     const steal_result<fiber*> r = woken_stealer_.steal();
     if (r.status == steal_status::success) return r.value;
@@ -152,7 +157,7 @@ fiber* worker::next_local() noexcept {
     io_poll_due_ = true;  // polled once the switch is complete (io_poller.hpp)
     if (fiber* f = take_injected()) return f;
     if (fiber* f = pop_yielded()) return f;
-    if (fiber* f = take_woken()) return f;
+    if (fiber* f = take_oldest_woken()) return f;
     const steal_result<fiber*> oldest = stealer_.steal();
     if (oldest.status == steal_status::success) return oldest.value;
   }
@@ -431,11 +436,13 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
     const auto woken = w.woken_stealer_.positions_estimate();
     fiber* f = w.runnext_.load(std::memory_order_acquire);
     occupied = occupied || f != nullptr || woken.top < woken.bottom;
-    if (a_period_passed && woken.top < last.woken_bottom) {
-      // Queued there at the last look and still not run: take up to half
-      // of those, oldest first (at least one), as Go's thieves take half.
-      const std::int64_t waited = last.woken_bottom - woken.top;
-      for (std::int64_t n = 0; n < (waited + 1) / 2; ++n) {
+    // The oldest woken fiber there is the one of the last look: `top` only
+    // moves when it is taken (the owner pops its last element with a CAS of
+    // `top`, too), so it has waited a whole period. The worker has more
+    // woken work than it keeps up with: take up to half, oldest first.
+    if (a_period_passed && woken.top == last.woken_top && last.woken_top < last.woken_bottom &&
+        woken.top < woken.bottom) {
+      for (std::int64_t n = 0; n < (woken.bottom - woken.top + 1) / 2; ++n) {
         const steal_result<fiber*> r = w.woken_stealer_.steal();
         if (r.status != steal_status::success) break;
         woken_owner_.push(r.value);
@@ -451,7 +458,7 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
       worker_counters::bump(counters_.steals);
       took = true;
     }
-    last = watch_record{tick, woken.bottom};
+    last = watch_record{tick, woken.top, woken.bottom};
   }
   if (a_period_passed) watched_at_ = now;
   if (!took && !occupied && core_.idle.awake() == 0) {

@@ -11,7 +11,8 @@
 //      worker (a channel peer, a mutex waiter, a joiner);
 //   3. its own deque, newest first (LIFO: a spawned fiber runs next, with
 //      its data still in cache, and fork-join trees unfold depth-first);
-//   4. its woken FIFO: fibers woken here before the slot's current one;
+//   4. its woken deque, newest first: fibers woken here before the slot's
+//      current one;
 //   5. its yield FIFO (fibers that called yield(), oldest first: a yielder
 //      runs after everything that was ready when it yielded);
 //   6. the inject queue; due timers.
@@ -20,14 +21,14 @@
 // independent work: it goes on the deque, which searchers steal from at
 // once. A wake is communication: the woken fiber goes to the waker's
 // run-next slot (Go's runnext), and a newer wake moves the slot's previous
-// fiber to the woken FIFO. Searchers take from neither, so fibers that talk
+// fiber to the woken deque. Searchers take from neither, so fibers that talk
 // to each other stay on one worker instead of contending for the same
 // channel or mutex from two CPUs, and placing a woken fiber wakes nobody.
 // Woken work is shared by age instead: the watcher (one sleeping worker,
 // idle.hpp) looks at every worker once a period and takes
-//   - from a woken FIFO, up to half of the fibers that were already queued
-//     at its previous look (they waited a whole period: the worker has more
-//     woken work than it keeps up with);
+//   - from a woken deque whose oldest fiber is the one of its previous look
+//     (it waited a whole period: the worker has more woken work than it
+//     keeps up with), up to half, oldest first;
 //   - a run-next slot whose worker made no scheduling decision (tick_) since
 //     its previous look (it runs one fiber all along).
 // A pipeline whose stages run in microseconds stays on one worker; stages
@@ -112,7 +113,7 @@ class worker {
   void push_woken(fiber* f);
   /// Whether this worker's own deque looks empty (lazy binary splitting).
   [[nodiscard]] bool queue_empty_estimate() const noexcept { return owner_.empty_estimate(); }
-  /// Whether a fiber is ready in the run-next slot, the deque or the woken FIFO.
+  /// Whether a fiber is ready in the run-next slot, the deque or the woken deque.
   [[nodiscard]] bool has_ready_fibers() const noexcept {
     return runnext_.load(std::memory_order_relaxed) != nullptr || !owner_.empty_estimate() ||
            !woken_owner_.empty_estimate();
@@ -151,18 +152,19 @@ class worker {
   void run() noexcept;
   fiber* next_local() noexcept;
   fiber* take_runnext() noexcept;
-  fiber* take_woken() noexcept;
+  fiber* take_woken() noexcept;         // newest first (LIFO, as the deque)
+  fiber* take_oldest_woken() noexcept;  // the fairness step's pick
   fiber* take_injected() noexcept;
   fiber* pop_yielded() noexcept;
   fiber* find_work() noexcept;
   fiber* search() noexcept;
   fiber* steal_one() noexcept;
   void sleep() noexcept;
-  /// Whether another worker's run-next slot or woken FIFO holds a fiber.
+  /// Whether another worker's run-next slot or woken deque holds a fiber.
   [[nodiscard]] bool others_have_woken() const noexcept;
   /// The watcher's look (see the top of this file): takes stranded woken
-  /// fibers into this worker's woken FIFO and returns true, or notes every
-  /// worker's tick and woken FIFO position; gives the watch up (clears
+  /// fibers into this worker's woken deque and returns true, or notes every
+  /// worker's tick and woken deque positions; gives the watch up (clears
   /// `watching`) when no other worker holds a woken fiber or is awake.
   bool take_stranded_woken(bool& watching) noexcept;
   /// Gives the watch up on leaving sleep(); hands it on if a slot is occupied.
@@ -203,15 +205,15 @@ class worker {
   // (relaxed load + store); read by the watcher, for whom an unchanged
   // value over a watch period means "running one fiber all along".
   std::atomic<std::uint32_t> tick_{0};
-  // The woken FIFO: the owner pushes at the bottom and takes the top with
-  // its own stealer (it never pops), so its indices count pushes and takes.
+  // The woken deque: the owner pushes and pops at the bottom (newest first,
+  // as the deque), the watcher steals at the top (oldest first).
   local_queue<fiber*> woken_;
   local_queue<fiber*>::owner woken_owner_;
   local_queue<fiber*>::stealer woken_stealer_;
   // This worker's last look, as the watcher, at every worker (owner only).
   struct watch_record {
     std::uint32_t tick = 0;
-    std::int64_t woken_bottom = 0;
+    std::int64_t woken_top = 0, woken_bottom = 0;
   };
   std::vector<watch_record> watched_;
   std::int64_t watched_at_ = 0;  // steady ns of that look
