@@ -114,6 +114,7 @@ void worker::push_woken(fiber* f) {
     push_local(f);
     return;
   }
+  woken_pending_ = true;
   // seq_cst: the placing half of idle.hpp's "run-next watch" protocol.
   if (fiber* previous = runnext_.exchange(f, std::memory_order_seq_cst)) {
     // The slot was occupied all along, so a watcher or searcher already
@@ -125,11 +126,14 @@ void worker::push_woken(fiber* f) {
 }
 
 fiber* worker::take_woken() noexcept {
-  const auto f = woken_owner_.pop();
-  return f ? *f : nullptr;
+  if (!woken_pending_) return nullptr;
+  if (const auto f = woken_owner_.pop()) return *f;
+  woken_pending_ = runnext_.load(std::memory_order_relaxed) != nullptr;
+  return nullptr;
 }
 
 fiber* worker::take_oldest_woken() noexcept {
+  if (!woken_pending_) return nullptr;
   for (;;) {
     const steal_result<fiber*> r = woken_stealer_.steal();
     if (r.status == steal_status::success) return r.value;
@@ -139,7 +143,8 @@ fiber* worker::take_oldest_woken() noexcept {
 }
 
 fiber* worker::take_runnext() noexcept {
-  if (runnext_.load(std::memory_order_relaxed) == nullptr) return nullptr;  // no RMW when empty
+  // No RMW when empty; no load either while nothing was woken here.
+  if (!woken_pending_ || runnext_.load(std::memory_order_relaxed) == nullptr) return nullptr;
   return runnext_.exchange(nullptr, std::memory_order_acq_rel);
 }
 

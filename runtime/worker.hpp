@@ -219,6 +219,12 @@ class worker {
   std::int64_t watched_at_ = 0;  // steady ns of that look
   std::uint64_t rng_;  // xorshift state for victim selection
   bool searching_ = false;
+  // Owner only: set when a fiber goes to the run-next slot or the woken
+  // deque, cleared when both are found empty. Only the owner fills them
+  // (the watcher only empties them), so while it is false neither is
+  // looked at: a worker whose fibers only yield or spawn never touches
+  // their cache lines.
+  bool woken_pending_ = false;
   bool io_poll_due_ = false;  // set by the fairness tick, cleared by run_due_io_poll
   worker_counters counters_;
   // 0 awake (or woken); `asleep` while asleep on the futex word;
