@@ -466,6 +466,7 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
     last = watch_record{tick, woken.top, woken.bottom};
   }
   if (a_period_passed) watched_at_ = now;
+  woken_pending_ = woken_pending_ || took;  // taken fibers wait in our woken deque
   if (!took && !occupied && core_.idle.awake() == 0) {
     core_.idle.release_watch();
     // Re-read after the RMW (idle.hpp): a fiber woken meanwhile keeps us on.
