@@ -173,7 +173,8 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
 #endif
       return true;
     }
-    state_.fetch_and(~woken, std::memory_order_relaxed);  // retrying now: the next unlock may wake another
+    state_.fetch_and(~woken,
+                     std::memory_order_relaxed);  // retrying now: the next unlock may wake another
     if (try_lock()) return true;
     // Passed over. Starving: ask for the lock to be handed to us.
     handoff = detail::steady_now_ns() - started_ns >= starvation_ns;

@@ -358,8 +358,7 @@ void worker::sleep() noexcept {
       io != nullptr && io->has_armed() && !io_poller::in_forked_child() && io->try_begin_blocking();
   // Read after add_sleeper's and end_search's RMWs (idle.hpp, "The run-next
   // watch"): a fiber placed in a slot before them is seen here.
-  bool watching =
-      (core_.idle.awake() > 0 || others_have_woken()) && core_.idle.try_take_watch();
+  bool watching = (core_.idle.awake() > 0 || others_have_woken()) && core_.idle.try_take_watch();
   std::int64_t watch_period = watch_period_min_ns;
   // The first look may come one period after the last one, which may be
   // older than this sleep: what it recorded only ages.

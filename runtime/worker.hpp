@@ -217,7 +217,7 @@ class worker {
   };
   std::vector<watch_record> watched_;
   std::int64_t watched_at_ = 0;  // steady ns of that look
-  std::uint64_t rng_;  // xorshift state for victim selection
+  std::uint64_t rng_;            // xorshift state for victim selection
   bool searching_ = false;
   // Owner only: set when a fiber goes to the run-next slot or the woken
   // deque, cleared when both are found empty. Only the owner fills them

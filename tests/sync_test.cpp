@@ -52,6 +52,34 @@ TEST_P(Sync, MutexCountsExactlyUnderContention) {
   EXPECT_EQ(counter, 18L * iters);
 }
 
+TEST_P(Sync, MutexWaitersAreServedWhileHogsRelock) {
+  // Two hogs re-lock in a loop and hold the lock across a switch, so the
+  // others queue. An unlock wakes one waiter and then no other until it has
+  // retried (the `woken` bit); a waiter that keeps losing asks for a
+  // hand-off. Neither rule may leave a fiber or a thread waiting forever.
+  weft::mutex m;
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0};
+  constexpr int waiters = 8;
+  const int locks = static_cast<int>(scaled(200));
+  std::vector<weft::join_handle<void>> hogs;
+  for (int i = 0; i < 2; ++i) {
+    hogs.push_back(rt.spawn([&] {
+      while (!stop.load()) {
+        std::lock_guard<weft::mutex> hold(m);
+        weft::this_fiber::yield();
+      }
+    }));
+  }
+  run_mixed(rt, waiters, 1, [&](int) {
+    for (int k = 0; k < locks; ++k) std::lock_guard<weft::mutex> hold(m);
+    served.fetch_add(1);
+  });
+  stop.store(true);
+  for (auto& h : hogs) h.join();
+  EXPECT_EQ(served.load(), waiters + 1);
+}
+
 TEST_P(Sync, MutexWorksWithScopedLockAndUniqueLock) {
   weft::mutex a, b;
   int shared = 0;
