@@ -17,6 +17,8 @@
 #                       (never passed to yield, which always uses 1 worker)
 #   --timeout SEC       kill one run after SEC seconds (counts as a failure), default 300
 #   --rebuild           rebuild the peers even when their binaries look up to date
+#   --scaling LIST      worker counts for the scaling table, default "1 2 4 8"
+#                       ("" leaves the scaling cases out)
 #
 # Each repetition runs every implementation once (round-robin, the starting
 # implementation rotating per repetition) before the next repetition starts, so
@@ -36,19 +38,22 @@ set -euo pipefail
 # workers= itself or the workload is yield. Edit freely.
 CASES=(
   "skynet"
-  "skynet_chan"
   "fib n=25"
   "fib n=30"
   "yield"
-  "pingpong workers=1"
-  "pingpong workers=2"
-  "mutex"
-  "pool"
   "nqueens n=11"
   "nqueens n=13 cutoff=3"
   "sleep"
   "parked"
 )
+
+# Workloads measured at every count of --scaling (their rows replace the
+# default-worker rows), and shown once more side by side in the scaling
+# table: how each implementation's figure moves from 1 worker to 2 and 8.
+# The communication workloads, and the fork-join ones whose 2-worker time
+# should be well under their 1-worker time.
+SCALING_WORKLOADS=("pingpong" "mutex" "fanout" "skynet_chan" "pool" "skynet" "fib n=30" "nqueens n=11")
+SCALING="1 2 4 8"
 
 # Extra arguments for one implementation on one workload: ["<impl>|<workload>"].
 declare -A EXTRA_ARGS=(
@@ -99,6 +104,8 @@ while (($#)); do
     --timeout) TIMEOUT=${2:?--timeout needs a value}; shift 2 ;;
     --timeout=*) TIMEOUT=${1#*=}; shift ;;
     --rebuild) REBUILD=1; shift ;;
+    --scaling) SCALING=${2?--scaling needs a value}; shift 2 ;;
+    --scaling=*) SCALING=${1#*=}; shift ;;
     -h | --help) usage 0 ;;
     --) shift; break ;;
     -*) echo "unknown option: $1" >&2; usage 2 ;;
@@ -164,6 +171,18 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 # ------------------------------------------------------------------ select cases
+read -r -a SCALING_COUNTS <<<"${SCALING//,/ }"
+for n in "${SCALING_COUNTS[@]}"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "--scaling takes worker counts, got '$n'"
+done
+if ((${#SCALING_COUNTS[@]})); then
+  for w in "${SCALING_WORKLOADS[@]}"; do
+    kept=()
+    for c in "${CASES[@]}"; do [[ "$c" == "$w" ]] || kept+=("$c"); done
+    CASES=("${kept[@]}")
+    for n in "${SCALING_COUNTS[@]}"; do CASES+=("$w workers=$n"); done
+  done
+fi
 SEL=()
 for c in "${CASES[@]}"; do
   if [[ -z "$FILTER" || "$c" =~ $FILTER ]]; then SEL+=("$c"); fi
@@ -325,6 +344,47 @@ cell() { # c impl
   esac
 }
 
+# The scaling table: each scaling workload per implementation, its medians
+# at every worker count side by side, then the 2-worker figure over the
+# 1-worker one and the largest count's over the 2-worker one.
+scaling_table() {
+  ((${#SCALING_COUNTS[@]} > 1)) || return 0
+  local first=${SCALING_COUNTS[0]} last=${SCALING_COUNTS[-1]} second=${SCALING_COUNTS[1]}
+  echo
+  echo "Scaling: the same cases by worker count (median; ratios of medians, so for ms and"
+  echo "ns_per_op above 1 means slower, for ops_per_s below 1 means slower)."
+  echo
+  local hdr="| workload | impl | unit |" sep="|---|---|---|" n
+  for n in "${SCALING_COUNTS[@]}"; do hdr+=" ${n}w |"; sep+="---:|"; done
+  hdr+=" ${second}w ÷ ${first}w | ${last}w ÷ ${second}w |"
+  sep+="---:|---:|"
+  echo "$hdr"
+  echo "$sep"
+  local w i row unit ok a b c
+  for w in "${SCALING_WORKLOADS[@]}"; do
+    for i in weft "${COLS[@]}"; do
+      row="| \`$w\` | $(label "$i") |" unit="" ok=""
+      for n in "${SCALING_COUNTS[@]}"; do
+        c="$w workers=$n"
+        [[ "${STATUS["$c|$i"]:-}" == ok ]] && { ok=1; unit=${UNIT["$c|$i"]}; }
+      done
+      [[ -n "$ok" ]] || continue
+      row+=" $unit |"
+      for n in "${SCALING_COUNTS[@]}"; do row+=" $(cell "$w workers=$n" "$i") |"; done
+      for pair in "$first $second" "$second $last"; do
+        read -r a b <<<"$pair"
+        if [[ "${STATUS["$w workers=$a|$i"]:-}" == ok && "${STATUS["$w workers=$b|$i"]:-}" == ok ]]; then
+          row+=" $(fmt_ratio "$(awk -v x="${MED["$w workers=$b|$i"]}" -v y="${MED["$w workers=$a|$i"]}" \
+            'BEGIN { printf "%.17g", (y == 0) ? 0 : x / y }')") |"
+        else
+          row+=" — |"
+        fi
+      done
+      echo "$row"
+    done
+  done
+}
+
 report() {
   local cpu
   cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
@@ -395,6 +455,7 @@ report() {
     sk=$(printf "\`%s\`, " "${SKIPPED[@]}")
     echo "Skipped (weft-workloads does not have the workload yet): ${sk%, }."
   fi
+  scaling_table
   echo
   echo "<details><summary>median, min and max per implementation</summary>"
   echo
