@@ -103,22 +103,25 @@ io_poller& runtime_core::io() {
   return *expected;
 }
 
-void runtime_core::schedule(fiber* f) {
+worker* runtime_core::own_worker() const noexcept {
   worker* w = worker::current();
-  if (w && &w->core() == this) {
+  return w != nullptr && &w->core() == this ? w : nullptr;
+}
+
+void runtime_core::schedule(fiber* f) {
+  if (worker* w = own_worker()) {
     w->push_local(f);
-    return;
+  } else {
+    schedule_from_outside(f);
   }
-  schedule_from_outside(f);
 }
 
 void runtime_core::schedule_woken(fiber* f) {
-  worker* w = worker::current();
-  if (w && &w->core() == this) {
+  if (worker* w = own_worker()) {
     w->push_woken(f);
-    return;
+  } else {
+    schedule_from_outside(f);
   }
-  schedule_from_outside(f);
 }
 
 void runtime_core::schedule_from_outside(fiber* f) {

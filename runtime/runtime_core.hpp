@@ -66,6 +66,8 @@ class runtime_core {
   std::atomic<std::uint32_t> outside_wakers{0};
 
  private:
+  /// The calling thread's worker if it is one of this runtime's; else nullptr.
+  [[nodiscard]] worker* own_worker() const noexcept;
   void schedule_from_outside(fiber* f);
 
   std::vector<std::unique_ptr<worker>> workers_;

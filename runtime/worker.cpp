@@ -566,7 +566,6 @@ void worker::retire(fiber* f) noexcept {
   sanitizer_fiber_destroy(f->tsan_fiber);
   stacks_.release(f->stack);
   f->stack = fiber_stack{};
-  worker_counters::bump(counters_.completed);
   core_.registry.remove(*f);
   release_reference(*f);
 }
@@ -606,6 +605,10 @@ void worker::finish_current() {
   w->complete_switch(t);
   fiber* self = w->running();
   self->body->run();
+  // Counted before the outcome is published, so a joiner that returns sees
+  // it in runtime::stats() (retire() runs only after the last switch). The
+  // fiber may have moved: count on the worker it ends on (its owner).
+  worker_counters::bump(worker::current()->counters_.completed);
   publish_outcome(*self);
   worker::finish_current();
 }
