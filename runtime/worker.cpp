@@ -462,7 +462,9 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
       worker_counters::bump(counters_.steals);
       took = true;
     }
-    last = watch_record{tick, woken.top, woken.bottom};
+    // Records are only ever a period old or older: the criteria above
+    // hold against an older look too (the fiber only waited longer).
+    if (a_period_passed) last = watch_record{tick, woken.top, woken.bottom};
   }
   if (a_period_passed) watched_at_ = now;
   woken_pending_ = woken_pending_ || took;  // taken fibers wait in our woken deque
