@@ -41,8 +41,15 @@ TEST_P(WakePlacement, TalkingFibersStayOnOneWorker) {
     echo.join();
   });
   // Only the first rounds and an OS preemption of the pair's worker (the
-  // watcher then takes the stranded partner) may split the pair.
+  // watcher then takes the stranded partner) may split the pair. Under a
+  // sanitizer one round can outlast the watch period (50 us) by itself,
+  // and the watcher then rightly takes the partner every round: there the
+  // test only checks that every round completes.
+#ifndef WEFT_TEST_SANITIZED
   EXPECT_LE(changes, rounds / 20) << "of " << rounds << " rounds";
+#else
+  EXPECT_LE(changes, rounds);
+#endif
 }
 
 TEST_P(WakePlacement, SpawnedWorkSpreadsAtOnce) {
