@@ -195,23 +195,34 @@ std::uint64_t fanout_work(std::uint64_t x) {
   return x;
 }
 
+// Computes (without parking or yielding) for `d`.
+void busy_for(std::chrono::microseconds d) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
 // fanout: one producer sends 0..items-1 on a channel of capacity `cap`;
 // `stages` fibers receive, compute fanout_work(v) & 1023 and send on a second
 // channel of capacity `cap`; one sink sums. The second channel closes when
-// every stage is done.
+// every stage is done. `stage_us` (not in the peers' workload, default 0)
+// adds that much busy computing per item in each stage: a CPU-heavy
+// pipeline, whose stages should spread over the workers.
 int run_fanout(const workload_args& args) {
   const long workers = args.get("workers", 2);
   const long items = args.get("items", 500'000);
   const long stages = args.get("stages", 8);
   const long cap = args.get("cap", 16);
-  check(items >= 0 && stages >= 1 && cap >= 0, "fanout: items >= 0, stages >= 1, cap >= 0");
+  const long stage_us = args.get("stage_us", 0);
+  check(items >= 0 && stages >= 1 && cap >= 0 && stage_us >= 0,
+        "fanout: items >= 0, stages >= 1, cap >= 0, stage_us >= 0");
   std::int64_t want = 0;
   for (long i = 0; i < items; ++i) {
     want += static_cast<std::int64_t>(fanout_work(static_cast<std::uint64_t>(i)) & 1023);
   }
   weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
-  const double ms = warm_then_time_ms([&rt, items, stages, cap, want] {
-    const std::int64_t sum = rt.block_on([items, stages, cap] {
+  const double ms = warm_then_time_ms([&rt, items, stages, cap, stage_us, want] {
+    const std::int64_t sum = rt.block_on([items, stages, cap, stage_us] {
       weft::channel<std::int64_t> in(static_cast<std::size_t>(cap));
       weft::channel<std::int64_t> out(static_cast<std::size_t>(cap));
       weft::spawn([in, items]() mutable {
@@ -221,8 +232,9 @@ int run_fanout(const workload_args& args) {
       auto stages_done = std::make_shared<weft::wait_group>();
       stages_done->add(stages);
       for (long s = 0; s < stages; ++s) {
-        weft::spawn([in, out, stages_done]() mutable {
+        weft::spawn([in, out, stages_done, stage_us]() mutable {
           for (std::int64_t v : in) {
+            if (stage_us > 0) busy_for(std::chrono::microseconds(stage_us));
             out.send(static_cast<std::int64_t>(fanout_work(static_cast<std::uint64_t>(v)) & 1023));
           }
           stages_done->done();
