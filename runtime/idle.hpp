@@ -77,8 +77,9 @@ class idle_set {
   /// only if nobody searches, nobody watches the slots and someone sleeps
   /// (the woken worker searches, then takes the watch as it sleeps). Any thread.
   void notify_woken() noexcept;
-  /// A sleeper saw an occupied run-next slot: take the watch unless another
-  /// worker holds it. True if the caller is now the watcher.
+  /// A sleeper saw an occupied run-next slot or another worker awake: take
+  /// the watch unless another worker holds it. True if the caller is now
+  /// the watcher.
   bool try_take_watch() noexcept;
   /// The watcher gives the watch up; it must re-read every slot afterwards
   /// (and take the watch again if one is occupied).

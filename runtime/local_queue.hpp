@@ -239,9 +239,10 @@ class local_queue {
       return t >= b;
     }
 
-    // Any thread. The indices now: `top` counts elements taken from the top, `bottom` elements
-    // pushed (less those the owner popped). For a queue whose owner never pops, index i was the
-    // i-th push, so `top < an earlier bottom` says the oldest element was already queued then.
+    // Any thread. The indices now: `top` counts elements taken from the top (by thieves, and by
+    // the owner's pop of the last element, a CAS on `top` too), `bottom` elements pushed less those
+    // the owner popped. So a `top` unchanged between two looks, with elements queued at both, means
+    // the oldest element was not taken in between: it waited at least that long.
     struct positions {
       std::int64_t top, bottom;
     };

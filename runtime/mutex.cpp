@@ -65,9 +65,13 @@ std::uint64_t holder_token() noexcept {
 }
 #endif
 
-// With the list lock held: `handoff_queued` says whether the head asks for a hand-off.
+// With the list lock held: `handoff_queued` says whether the head asks for
+// a hand-off (an RMW only when that changes; only holders of the list lock
+// write the bit).
 void note_handoff_at_head(std::atomic<std::uint32_t>& state, const detail::wait_list& list) {
-  if (list.head != nullptr && list.head->tag == wants_handoff) {
+  const bool wanted = list.head != nullptr && list.head->tag == wants_handoff;
+  if (wanted == ((state.load(std::memory_order_relaxed) & handoff_queued) != 0)) return;
+  if (wanted) {
     state.fetch_or(handoff_queued, std::memory_order_relaxed);
   } else {
     state.fetch_and(~handoff_queued, std::memory_order_relaxed);

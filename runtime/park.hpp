@@ -41,7 +41,7 @@ void make_ready(fiber* f) noexcept;
 fiber* current_fiber() noexcept;
 
 /// Whether the calling worker has another fiber ready to run locally (its
-/// run-next slot, deque or woken FIFO); false off workers. A contended
+/// run-next slot, deque or woken deque); false off workers. A contended
 /// lock spins only when this is false, as Go's sync.Mutex spins only with
 /// an empty run queue: with other work ready, parking runs it at once.
 bool other_fibers_ready() noexcept;

@@ -156,7 +156,8 @@ fiber* worker::next_local() noexcept {
   if (tick % fairness_period == 0) {
     // Fairness: the LIFO end alone would let two fibers that wake each other
     // run forever ahead of everything else; so now and then take the oldest
-    // work instead: outside work, due timers, a yielder, the deque's top
+    // work instead: outside work, due timers, a yielder, the oldest woken
+    // fiber, the deque's top
     // (tokio caps its LIFO slot for the same reason).
     fire_due_timers(false);
     io_poll_due_ = true;  // polled once the switch is complete (io_poller.hpp)
@@ -363,7 +364,6 @@ void worker::sleep() noexcept {
   // The first look may come one period after the last one, which may be
   // older than this sleep: what it recorded only ages.
   std::int64_t next_look = watching ? watched_at_ + watch_period : no_deadline;
-  bool took_woken = false;
   io_events harvested;
   for (;;) {
     // acquire: pairs with the exchange in unpark().
@@ -396,8 +396,7 @@ void worker::sleep() noexcept {
     if (wake_at == no_deadline) continue;
     const std::int64_t now = steady_now_ns();
     if (watching && now >= next_look) {
-      took_woken = take_stranded_woken(watching);
-      if (took_woken) break;
+      if (take_stranded_woken(watching)) break;  // run what it took
       watch_period = std::min(2 * watch_period, watch_period_max_ns);
       next_look = watching ? now + watch_period : no_deadline;
     }
@@ -422,6 +421,8 @@ bool worker::others_have_woken() const noexcept {
     const worker& w = core_.worker_at(i);
     // seq_cst: the sleeper's half of idle.hpp's "run-next watch" protocol.
     if (w.runnext_.load(std::memory_order_seq_cst) != nullptr) return true;
+    // A hint only: a fiber enters the woken deque while the slot stays
+    // occupied (push_woken), so the slot load above is the one that counts.
     if (!w.woken_stealer_.empty_estimate()) return true;
   }
   return false;
