@@ -13,6 +13,7 @@
 #include <string>
 
 #include "block_cache.hpp"
+#include "inline_join.hpp"
 #include "park.hpp"
 #include "runtime_core.hpp"
 #include "weft/join_handle.hpp"
@@ -209,6 +210,7 @@ void join_fiber(fiber* target) {
   join_wait wait{target, {}};
   wait.self.parked = self;
   if (self) {
+    if (run_inline_if_unstarted(*self, *target)) return;
     park_current(&commit_join, &wait, wait_kind::join, target);
   } else if (register_joiner(*target, wait.self)) {
     block_until_woken(wait.self);

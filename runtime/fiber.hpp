@@ -39,6 +39,9 @@ namespace weft::detail {
 
 struct waiter;
 
+/// fiber::spawn_worker of a fiber that is in no worker's deque.
+inline constexpr std::uint32_t no_worker = ~std::uint32_t{0};
+
 /// Scheduler states of a fiber.
 enum class run_state : std::uint8_t { created, ready, running, parked, done };
 
@@ -70,12 +73,27 @@ struct fiber {
   std::atomic<const void*> wait_object{nullptr};
   std::atomic<std::int64_t> wait_since_ns{0};
 
+  // ---- inline joins (inline_join.hpp)
+  /// The worker whose deque holds this fiber's spawn entry; no_worker when it
+  /// was spawned from outside. Written before the push that publishes it.
+  std::uint32_t spawn_worker = no_worker;
+  /// Won by whoever starts the fiber from its spawn entry other than by the
+  /// deque owner's pop: a thief that stole the entry, or a joiner on the
+  /// owner's thread that runs it inline. An entry whose fiber was claimed is
+  /// a tombstone: its taker only drops the entry's reference.
+  std::atomic<bool> start_claimed{false};
+  /// The fiber whose join() runs this one on its own stack; nullptr unless
+  /// it runs inline. Read by the stack-overflow report.
+  const fiber* inline_host = nullptr;
+
   // ---- join protocol and lifetime
   std::atomic<std::uint32_t> join_bits{0};
-  waiter* joiner = nullptr;            ///< valid once has_joiner is set
-  std::atomic<std::uint32_t> refs{2};  ///< the join handle's and the fiber's own
-  std::size_t allocation_bytes = 0;    ///< size of the record+task block (block_cache)
-  std::size_t allocation_align = 0;    ///< its alignment
+  waiter* joiner = nullptr;  ///< valid once has_joiner is set
+  /// The join handle's and the fiber's own (held by its spawn entry until a
+  /// worker takes that, then by the worker that runs it until it retires).
+  std::atomic<std::uint32_t> refs{2};
+  std::size_t allocation_bytes = 0;  ///< size of the record+task block (block_cache)
+  std::size_t allocation_align = 0;  ///< its alignment
 
   // ---- live-fiber registry (guarded by the shard's lock)
   bool registered = false;  ///< linked yet (set once, by the spawning or adopting worker)

@@ -179,6 +179,17 @@ class local_queue {
       return value;
     }
 
+    // Owner thread only. The element pop() would return, without taking it; nullopt if the queue
+    // looks empty. A hint: a thief may take it before the owner's next pop(), which then returns
+    // nullopt (it can return no other element: only the owner pushes).
+    std::optional<T> peek() const noexcept {
+      local_queue& q = *queue_;
+      // Relaxed: only the owner writes bottom, the buffer pointer and the slot; a stale top only
+      // makes a taken element look present, which the caller's pop() then settles.
+      const std::int64_t b = q.bottom_.load(std::memory_order_relaxed) - 1;
+      if (q.top_.load(std::memory_order_relaxed) > b) return std::nullopt;
+      return q.buffer_.load(std::memory_order_relaxed)->load(b);
+    }
     // Owner thread only. Number of elements; exact unless thieves are stealing concurrently.
     std::size_t size_estimate() const noexcept {
       // Relaxed: a hint; nothing is read on the strength of it.

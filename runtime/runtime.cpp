@@ -110,7 +110,7 @@ worker* runtime_core::own_worker() const noexcept {
 
 void runtime_core::schedule(fiber* f) {
   if (worker* w = own_worker()) {
-    w->push_local(f);
+    w->push_spawned(f);
   } else {
     schedule_from_outside(f);
   }

@@ -28,9 +28,9 @@ class runtime_core {
   runtime_core(const runtime_core&) = delete;
   runtime_core& operator=(const runtime_core&) = delete;
 
-  /// Queues a runnable fiber: on the calling worker's deque when it belongs to
-  /// this runtime, else on the inject queue; then wakes an idle worker if
-  /// needed. Any thread.
+  /// Queues a new fiber: as a spawn entry on the calling worker's deque when
+  /// it belongs to this runtime (worker.hpp), else on the inject queue; then
+  /// wakes an idle worker if needed. Any thread.
   void schedule(fiber* f);
   /// Queues a fiber that a wake made runnable (make_ready): on a worker of
   /// this runtime it goes to that worker's run-next slot (worker.hpp), so a

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "fiber.hpp"
+#include "runtime_core.hpp"
 #include "worker.hpp"
 
 namespace weft::detail {
@@ -72,8 +73,16 @@ void on_fault(int sig, siginfo_t* info, void* context) {
     text.add(" \"");
     text.add(f->name.c_str());
     text.add("\" (stack ");
-    text.add(static_cast<std::uint64_t>(f->stack.size / 1024));
-    text.add(" KiB)\n");
+    const std::size_t requested =
+        f->stack_request != 0 ? f->stack_request : f->core.stacks.default_size();
+    text.add(static_cast<std::uint64_t>(requested / 1024));
+    text.add(" KiB");
+    if (f->inline_host) {
+      // Joined before it started: it ran on its joiner's stack (inline_join.hpp).
+      text.add(", run inline by fiber ");
+      text.add(f->inline_host->id);
+    }
+    text.add(")\n");
     text.write_to_stderr();
     std::abort();
   }

@@ -16,7 +16,7 @@ namespace {
 #define MADV_GUARD_INSTALL 102  // Linux 6.13; older headers lack the name
 #endif
 
-// Stacks per slab: a guess; 64 × (64 KiB + 16 KiB) = 5 MiB of address space
+// Stacks per slab: a guess; 64 × (2 × 64 KiB + 16 KiB) = 9 MiB of address space
 // per mapping keeps the mapping count ~64× below the stack count.
 constexpr std::size_t slab_stacks = 64;
 
@@ -64,13 +64,14 @@ stack_pool::~stack_pool() {
 }
 
 void stack_pool::map_slab() {
-  const std::size_t stride = guard_bytes + default_size_;
+  const std::size_t usable = default_size_ + headroom();
+  const std::size_t stride = guard_bytes + usable;
   auto* base = static_cast<std::byte*>(map_region(stride * slab_stacks));
   slabs_.push_back({base, stride * slab_stacks});
   for (std::size_t i = 0; i < slab_stacks; ++i) {
     std::byte* guard = base + i * stride;
     if (!install_guard(guard, guard_bytes)) throw std::bad_alloc();
-    free_.push_back(fiber_stack{guard + guard_bytes, default_size_, true});
+    free_.push_back(fiber_stack{guard + guard_bytes, usable, true});
   }
 }
 
@@ -88,7 +89,8 @@ void stack_pool::give_default(const fiber_stack* stacks, std::size_t count) {
   free_.insert(free_.end(), stacks, stacks + count);
 }
 
-fiber_stack stack_pool::map_single(std::size_t size) {
+fiber_stack stack_pool::map_single(std::size_t size) const {
+  size += headroom();
   auto* base = static_cast<std::byte*>(map_region(guard_bytes + size));
   if (!install_guard(base, guard_bytes)) {
     munmap(base, guard_bytes + size);
@@ -106,7 +108,7 @@ stack_cache::~stack_cache() {
 }
 
 fiber_stack stack_cache::acquire(std::size_t size) {
-  if (size != 0 && size != pool_.default_size()) return stack_pool::map_single(size);
+  if (size != 0 && size != pool_.default_size()) return pool_.map_single(size);
   if (hot_.empty()) pool_.take_default(hot_, refill);
   fiber_stack s = hot_.back();
   hot_.pop_back();

@@ -3,8 +3,14 @@
 //
 // Layout of one stack (addresses grow upwards):
 //
-//   | guard (guard_bytes, no access) | usable (size bytes) ... top |
-//                                    ^ bottom                     ^ top: the first frame
+//   | guard (guard_bytes, no access) | headroom | requested size ... top |
+//                                    ^ bottom                          ^ top: the first frame
+//
+// Every stack has `headroom` usable bytes beyond what its fiber asked for
+// (the runtime's default stack size): a child joined before it started runs
+// inline on its joiner's stack, and only when the room left there is at
+// least the child's own stack size (inline_join.hpp), which the headroom
+// makes the common case. Untouched, it costs address space, not memory.
 //
 // Stacks grow down, so an overflow runs into the guard and faults; the
 // stack-overflow handler (stack_overflow.cpp) recognises the address.
@@ -38,7 +44,7 @@ inline constexpr std::size_t guard_bytes = 16 * 1024;
 /// One fiber stack.
 struct fiber_stack {
   std::byte* bottom = nullptr;  ///< lowest usable byte; the guard lies just below
-  std::size_t size = 0;         ///< usable bytes
+  std::size_t size = 0;         ///< usable bytes: the requested size plus the headroom
   bool from_slab = false;       ///< default size, owned by a slab (else its own mapping)
 
   [[nodiscard]] std::byte* top() const noexcept { return bottom + size; }
@@ -61,6 +67,8 @@ class stack_pool {
   stack_pool& operator=(const stack_pool&) = delete;
 
   [[nodiscard]] std::size_t default_size() const noexcept { return default_size_; }
+  /// Usable bytes every stack has beyond its requested size (see the top).
+  [[nodiscard]] std::size_t headroom() const noexcept { return default_size_; }
 
   /// Moves up to `count` default-size stacks into `out` (mapping a new slab
   /// when the free list is empty). Throws std::bad_alloc if mmap fails.
@@ -68,8 +76,9 @@ class stack_pool {
   /// Returns default-size stacks to the free list.
   void give_default(const fiber_stack* stacks, std::size_t count);
 
-  /// A stack of another size, in a mapping of its own. Throws std::bad_alloc.
-  static fiber_stack map_single(std::size_t size);
+  /// A stack of another requested size, in a mapping of its own. Throws
+  /// std::bad_alloc.
+  [[nodiscard]] fiber_stack map_single(std::size_t size) const;
   /// Unmaps a stack from map_single.
   static void unmap_single(const fiber_stack& stack) noexcept;
 

@@ -38,6 +38,22 @@ constexpr std::uint32_t fairness_period = 61;
 constexpr std::int64_t watch_period_min_ns = 50'000;
 constexpr std::int64_t watch_period_max_ns = 1'000'000;
 
+// Spawn entries (worker.hpp) carry this bit; fiber records are aligned to
+// at least 8 bytes.
+constexpr std::uintptr_t spawn_entry_bit = 1;
+
+fiber* as_spawn_entry(fiber* f) noexcept {
+  return reinterpret_cast<fiber*>(reinterpret_cast<std::uintptr_t>(f) | spawn_entry_bit);
+}
+
+bool is_spawn_entry(const fiber* entry) noexcept {
+  return (reinterpret_cast<std::uintptr_t>(entry) & spawn_entry_bit) != 0;
+}
+
+fiber* fiber_of(fiber* entry) noexcept {
+  return reinterpret_cast<fiber*>(reinterpret_cast<std::uintptr_t>(entry) & ~spawn_entry_bit);
+}
+
 std::uint64_t xorshift(std::uint64_t& state) noexcept {
   state ^= state << 13;
   state ^= state >> 7;
@@ -92,7 +108,14 @@ void worker::run() noexcept {
   current_worker = nullptr;
 }
 
-void worker::push_local(fiber* f) {
+void worker::push_local(fiber* f) { push_entry(f); }
+
+void worker::push_spawned(fiber* f) {
+  f->spawn_worker = index_;  // published by the push
+  push_entry(as_spawn_entry(f));
+}
+
+void worker::push_entry(fiber* entry) {
   // Notify only when the deque goes from empty to non-empty. A push onto a
   // non-empty deque needs no wake-up: the earlier push notified, and any
   // worker that went to sleep since re-checked this deque after its fence
@@ -102,7 +125,7 @@ void worker::push_local(fiber* f) {
   // This saves a fence (and often a futex wake) on most spawns.
   // With a single worker there is nobody else to wake: the caller is it.
   const bool was_empty = owner_.empty_estimate();
-  owner_.push(f);
+  owner_.push(entry);
   if (was_empty && core_.worker_count() > 1) core_.idle.notify_work_available();
 }
 
@@ -123,6 +146,49 @@ void worker::push_woken(fiber* f) {
     return;
   }
   core_.idle.notify_woken();
+}
+
+fiber* worker::accept_entry(fiber* entry, bool stolen) noexcept {
+  if (!is_spawn_entry(entry)) return entry;
+  fiber* f = fiber_of(entry);
+  // The owner's load needs no order: only its own thread claims fibers of
+  // its deque. A thief races that claim: acq_rel exchange, paired with the
+  // joiner's (claim_unstarted); exactly one of the two starts the fiber.
+  const bool claimed = stolen ? f->start_claimed.exchange(true, std::memory_order_acq_rel)
+                              : f->start_claimed.load(std::memory_order_relaxed);
+  if (!claimed) return f;
+  release_reference(*f);  // a tombstone: the fiber ran inline
+  return nullptr;
+}
+
+fiber* worker::pop_own() noexcept {
+  while (const auto entry = owner_.pop()) {
+    if (fiber* f = accept_entry(*entry, false)) return f;
+  }
+  return nullptr;
+}
+
+worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
+  fiber* const entry = as_spawn_entry(&f);
+  if (const auto bottom = owner_.peek(); bottom && *bottom == entry) {
+    // The common fork-join case: no RMW. pop() returns this entry, or
+    // nothing if a thief took it meanwhile (then the thief runs it).
+    return owner_.pop() ? spawn_claim::popped : spawn_claim::none;
+  }
+  // Deeper in the deque, or in a thief's hands: race it (accept_entry).
+  return f.start_claimed.exchange(true, std::memory_order_acq_rel) ? spawn_claim::none
+                                                                   : spawn_claim::tombstoned;
+}
+
+void worker::drop_claimed_tail() noexcept {
+  while (const auto entry = owner_.peek()) {
+    if (!is_spawn_entry(*entry) ||
+        !fiber_of(*entry)->start_claimed.load(std::memory_order_relaxed)) {
+      return;
+    }
+    if (!owner_.pop()) return;  // a thief took it; it drops the reference
+    release_reference(*fiber_of(*entry));
+  }
 }
 
 fiber* worker::take_woken() noexcept {
@@ -165,10 +231,12 @@ fiber* worker::next_local() noexcept {
     if (fiber* f = pop_yielded()) return f;
     if (fiber* f = take_oldest_woken()) return f;
     const steal_result<fiber*> oldest = stealer_.steal();
-    if (oldest.status == steal_status::success) return oldest.value;
+    if (oldest.status == steal_status::success) {
+      if (fiber* f = accept_entry(oldest.value, false)) return f;
+    }
   }
   if (fiber* f = take_runnext()) return f;
-  if (const auto f = owner_.pop()) return *f;
+  if (fiber* f = pop_own()) return f;
   if (fiber* f = take_woken()) return f;
   if (fiber* f = pop_yielded()) {
     share_yielded_if_idle();
@@ -177,7 +245,7 @@ fiber* worker::next_local() noexcept {
   if (fiber* f = take_injected()) return f;
   if (fire_due_timers(false)) {
     if (fiber* f = take_runnext()) return f;
-    if (const auto f = owner_.pop()) return *f;
+    if (fiber* f = pop_own()) return f;
     if (fiber* f = take_woken()) return f;
   }
   return nullptr;
@@ -265,8 +333,7 @@ fiber* worker::search() noexcept {
     fiber* f = steal_one();
     if (!f) f = take_injected();
     if (!f && (fire_due_timers(true) || (round == 0 && poll_io_if_unattended()))) {
-      const auto local = owner_.pop();
-      f = local ? *local : nullptr;
+      f = pop_own();
     }
     if (f) {
       searching_ = false;
@@ -291,10 +358,13 @@ fiber* worker::steal_one() noexcept {
       if (victim == index_) continue;
       const steal_result<fiber*> r = core_.worker_at(victim).stealer_.steal();
       if (r.status == steal_status::success) {
-        worker_counters::bump(counters_.steals);
-        return r.value;
+        if (fiber* f = accept_entry(r.value, true)) {
+          worker_counters::bump(counters_.steals);
+          return f;
+        }
       }
-      contended |= r.status == steal_status::retry;
+      // A tombstone counts as a lost race: the victim may hold more.
+      contended |= r.status != steal_status::empty;
     }
     if (!contended) break;
   }
@@ -579,10 +649,7 @@ void worker::yield_current() {
   // No switch follows, so complete_switch will not run the fairness tick's
   // poll: run it here (a yielder holds no wait-list lock), or a fiber that
   // yields in a loop would keep I/O from ever being harvested.
-  if (!next && self->io_poll_due_ && self->run_due_io_poll()) {
-    const auto woken = self->owner_.pop();
-    next = woken ? *woken : nullptr;
-  }
+  if (!next && self->io_poll_due_ && self->run_due_io_poll()) next = self->pop_own();
   if (!next) return;  // nothing else is ready: keep running
   switch_record record{self->running_, after_switch::requeue};
   switch_to(self, next, record);

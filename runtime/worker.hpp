@@ -33,6 +33,16 @@
 //     its previous look (it runs one fiber all along).
 // A pipeline whose stages run in microseconds stays on one worker; stages
 // that compute for longer than the period spread.
+// Spawn entries. A new fiber enters the deque as a *spawn entry* (its
+// pointer with the low bit set); a fiber that is resumed enters it plainly.
+// A joiner may run a child that has not started inline, on its own stack
+// (inline_join.hpp), while the child's spawn entry is still in the deque.
+// Such a claim is only ever made on the thread of the worker whose deque
+// holds the entry, so the owner's pop checks `start_claimed` with a plain
+// load; a thief races that joiner and exchanges it. Whoever takes the entry
+// of a claimed fiber, a tombstone, drops the reference it held. A resumed
+// fiber's entry is never a tombstone, whatever its fiber did before.
+//
 // With nothing local it searches (steals from random victims, polls the
 // inject queue and others' timers), then sleeps (idle.hpp).
 //
@@ -107,6 +117,21 @@ class worker {
   // ---- owner thread only
   /// Queues a runnable fiber locally and notifies idle workers.
   void push_local(fiber* f);
+  /// Queues a new fiber as a spawn entry (see "Spawn entries" above).
+  void push_spawned(fiber* f);
+  /// How claim_unstarted() took a fiber.
+  enum class spawn_claim : std::uint8_t {
+    none,        ///< not taken: a thief has it, or it is not here
+    popped,      ///< its entry was the deque's bottom and is gone
+    tombstoned,  ///< claimed; its entry stays behind as a tombstone
+  };
+  /// Takes `f`, a fiber not yet started whose spawn entry this worker's
+  /// deque received, to run it inline (inline_join.hpp).
+  spawn_claim claim_unstarted(fiber& f) noexcept;
+  /// Pops the tombstones at the bottom of the deque.
+  void drop_claimed_tail() noexcept;
+  /// Makes `f` the running fiber without a switch (an inline run).
+  void set_running(fiber* f) noexcept { running_ = f; }
   /// Queues a fiber woken by the running fiber: into the run-next slot
   /// (its previous fiber goes to the deque), or the deque with one worker
   /// or from the worker's own context.
@@ -151,6 +176,12 @@ class worker {
 
   void run() noexcept;
   fiber* next_local() noexcept;
+  /// Pops the deque's bottom, skipping tombstones.
+  fiber* pop_own() noexcept;
+  /// The fiber to run for a deque entry taken by the owner (`stolen`
+  /// false) or by a thief; nullptr for a tombstone, whose reference it drops.
+  static fiber* accept_entry(fiber* entry, bool stolen) noexcept;
+  void push_entry(fiber* entry);
   fiber* take_runnext() noexcept;
   fiber* take_woken() noexcept;         // newest first (LIFO, as the deque)
   fiber* take_oldest_woken() noexcept;  // the fairness step's pick
