@@ -124,9 +124,14 @@ void publish_outcome(fiber& f) noexcept {
 }
 
 void release_reference(fiber& f) noexcept {
-  // acq_rel: the last releaser must see every write of the other owner
-  // before it destroys the task.
-  if (f.refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The load first: holding the only reference, nobody else can change the
+  // count, so the RMW is skipped (an inline child's record is usually freed
+  // so). acquire, and acq_rel on the RMW: the last releaser sees every write
+  // of the other owner before it destroys the task.
+  if (f.refs.load(std::memory_order_acquire) != 1 &&
+      f.refs.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+    return;
+  }
   f.body->destroy();
   discard_fiber(&f);
 }

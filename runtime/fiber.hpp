@@ -95,10 +95,11 @@ struct fiber {
   std::size_t allocation_bytes = 0;  ///< size of the record+task block (block_cache)
   std::size_t allocation_align = 0;  ///< its alignment
 
-  // ---- live-fiber registry (guarded by the shard's lock)
+  // ---- live-fiber registry (registry.hpp: its shard's owner, or an inspector)
   bool registered = false;  ///< linked yet (set once, by the spawning or adopting worker)
   fiber* registry_prev = nullptr;
   fiber* registry_next = nullptr;
+  fiber* ended_next = nullptr;  ///< link in the shard's stack of fibers that ended elsewhere
   std::uint32_t registry_shard = 0;
 };
 

@@ -46,11 +46,16 @@ bool run_inline_if_unstarted(fiber& joiner, fiber& child) noexcept {
   set_state(joiner, run_state::running, run_state::parked);
   set_state(child, run_state::created, run_state::running);
   here->set_running(&child);
+  // A new fiber has caught nothing, even when its joiner joins inside a
+  // catch block (fiber_entry); the joiner's caught exceptions come back after.
+  const exception_state joiners_exceptions = here->exceptions();
+  here->exceptions() = exception_state{};
 
   child.body->run();
 
   // The child may have parked and been resumed on another worker.
   worker* const now = worker::current();
+  now->exceptions() = joiners_exceptions;
   worker_counters::bump(now->counters().completed);  // before join() can return
   child.stack = fiber_stack{};
   child.tsan_fiber = nullptr;
@@ -63,10 +68,18 @@ bool run_inline_if_unstarted(fiber& joiner, fiber& child) noexcept {
   now->set_running(&joiner);
   set_state(joiner, run_state::parked, run_state::running);
   clear_wait_reason(joiner);
-  child.core.registry.remove(child);
-  // A popped entry's reference is ours to drop; a tombstone's is dropped
-  // by whoever takes it. join() drops the handle's.
-  if (claim == worker::spawn_claim::popped) release_reference(child);
+  const bool unlinked = child.core.registry.remove(child, now->index());
+  // A popped entry's reference is ours to drop. Unless the registry took
+  // one too (the child ended on another worker), a plain store: nobody else
+  // holds one but the handle, which the joiner holds (join() drops it).
+  // A tombstone's reference is dropped by whoever takes it.
+  if (claim == worker::spawn_claim::popped) {
+    if (unlinked) {
+      child.refs.store(1, std::memory_order_relaxed);
+    } else {
+      release_reference(child);
+    }
+  }
   now->drop_claimed_tail();
   return true;
 }

@@ -27,7 +27,9 @@
 //     meanwhile, but it waits for this child in any case, so no program
 //     that joins can tell the difference (running some *other* fiber inline
 //     could deadlock: that fiber might wait for what the joiner does next);
-//   - exceptions: the task stores them as for any fiber; join() rethrows;
+//   - exceptions: the task stores them as for any fiber; join() rethrows.
+//     The child starts with no caught exception, as a new fiber does, and
+//     the joiner's come back when it returns;
 //   - stack overflow: the guard hit is the joiner's stack's, which the child
 //     borrowed; the report names the child and the fiber it runs inline on;
 //   - stealing: a thief that stole the entry exchanges the same flag as the

@@ -403,6 +403,9 @@ bool worker::poll_io_if_unattended() noexcept {
 }
 
 void worker::sleep() noexcept {
+  // Fibers of ours that ended elsewhere keep their records until we unlink
+  // them (registry.hpp): not for the length of a sleep.
+  core_.registry.unlink_ended(index_);
   // exchange (acq_rel), not a store: if shutdown's unpark() wrote 0 first,
   // we read it and so also see `stopping_`, written before it.
   sleep_word_.exchange(asleep, std::memory_order_acq_rel);
@@ -639,7 +642,7 @@ void worker::retire(fiber* f) noexcept {
   sanitizer_fiber_destroy(f->tsan_fiber);
   stacks_.release(f->stack);
   f->stack = fiber_stack{};
-  core_.registry.remove(*f);
+  core_.registry.remove(*f, index_);
   release_reference(*f);
 }
 

@@ -132,6 +132,8 @@ class worker {
   void drop_claimed_tail() noexcept;
   /// Makes `f` the running fiber without a switch (an inline run).
   void set_running(fiber* f) noexcept { running_ = f; }
+  /// This thread's C++ exception state (context.hpp).
+  exception_state& exceptions() noexcept { return *exceptions_; }
   /// Queues a fiber woken by the running fiber: into the run-next slot
   /// (its previous fiber goes to the deque), or the deque with one worker
   /// or from the worker's own context.
