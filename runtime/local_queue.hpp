@@ -190,6 +190,30 @@ class local_queue {
       if (q.top_.load(std::memory_order_relaxed) > b) return std::nullopt;
       return q.buffer_.load(std::memory_order_relaxed)->load(b);
     }
+    // Owner thread only. The element `depth` places above the bottom one (peek() is depth 0);
+    // nullopt if the queue looks shorter. A hint, as peek().
+    std::optional<T> peek_at(std::int64_t depth) const noexcept {
+      local_queue& q = *queue_;
+      // Relaxed: as in peek().
+      const std::int64_t i = q.bottom_.load(std::memory_order_relaxed) - 1 - depth;
+      if (q.top_.load(std::memory_order_relaxed) > i) return std::nullopt;
+      return q.buffer_.load(std::memory_order_relaxed)->load(i);
+    }
+    // Owner thread only. Removes the `n` newest elements, which the owner saw with peek_at(), in
+    // one handshake instead of n pops; returns false, removing nothing, if a thief may have
+    // reached one of them (then pop() them one by one).
+    bool drop_newest(std::int64_t n) {
+      local_queue& q = *queue_;
+      // Relaxed: only the owner writes bottom.
+      const std::int64_t b = q.bottom_.load(std::memory_order_relaxed);
+      // seq_cst store, then seq_cst load of top: pop()'s handshake for the whole range. If top is
+      // below the new bottom, a thief can reach no index >= it (as in pop() with t < b).
+      q.bottom_.store(b - n, std::memory_order_seq_cst);
+      if (q.top_.load(std::memory_order_seq_cst) < b - n) return true;
+      // Put the range back (release, as pop()'s): the elements thieves did not take are there.
+      q.bottom_.store(b, std::memory_order_release);
+      return false;
+    }
     // Owner thread only. Number of elements; exact unless thieves are stealing concurrently.
     std::size_t size_estimate() const noexcept {
       // Relaxed: a hint; nothing is read on the strength of it.

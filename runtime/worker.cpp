@@ -176,18 +176,39 @@ worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
     return owner_.pop() ? spawn_claim::popped : spawn_claim::none;
   }
   // Deeper in the deque, or in a thief's hands: race it (accept_entry).
+  // Without other workers there is no thief: a store does.
+  if (core_.worker_count() == 1) {
+    f.start_claimed.store(true, std::memory_order_relaxed);
+    return spawn_claim::tombstoned;
+  }
   return f.start_claimed.exchange(true, std::memory_order_acq_rel) ? spawn_claim::none
                                                                    : spawn_claim::tombstoned;
 }
 
 void worker::drop_claimed_tail() noexcept {
-  while (const auto entry = owner_.peek()) {
-    if (!is_spawn_entry(*entry) ||
+  // Count the tombstones at the bottom, drop them all in one handshake (a
+  // fork-join parent leaves one per child it joined oldest first).
+  constexpr std::int64_t batch = 16;
+  fiber* tombstones[batch];
+  std::int64_t n = 0;
+  while (n < batch) {
+    const auto entry = owner_.peek_at(n);
+    if (!entry || !is_spawn_entry(*entry) ||
         !fiber_of(*entry)->start_claimed.load(std::memory_order_relaxed)) {
-      return;
+      break;
     }
-    if (!owner_.pop()) return;  // a thief took it; it drops the reference
-    release_reference(*fiber_of(*entry));
+    tombstones[n++] = fiber_of(*entry);
+  }
+  if (n == 0) return;
+  if (owner_.drop_newest(n)) {
+    for (std::int64_t i = 0; i < n; ++i) release_reference(*tombstones[i]);
+    return;
+  }
+  // Thieves reached the range: one by one (a thief drops what it took).
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto entry = owner_.peek();
+    if (!entry || fiber_of(*entry) != tombstones[i] || !owner_.pop()) return;
+    release_reference(*tombstones[i]);
   }
 }
 

@@ -6,6 +6,7 @@
 // would show as a count out of bounds or as a hang (the CTest timeout).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -20,15 +21,11 @@ using weft::test::scaled;
 
 class WakePlacement : public ::testing::TestWithParam<unsigned> {};
 
-TEST_P(WakePlacement, TalkingFibersStayOnOneWorker) {
-  // A ping-pong pair: each wake puts the partner on the waker's worker, so
-  // after the first rounds both run on one thread. Before run-next slots,
-  // an idle worker stole the woken partner at once and the pair kept
-  // crossing threads (and contending for the channel from two CPUs).
-  weft::runtime rt(weft::options{.workers = GetParam()});
-  const long rounds = static_cast<long>(scaled(20'000));
-  long changes = 0;  // rounds where the echo side ran on another thread than the sender
-  long echoed = 0;   // rounds the echo side answered (read after join)
+// Runs a ping-pong pair for `rounds` rounds; returns the rounds in which
+// the echo side ran on another thread than the sender.
+long split_rounds(weft::runtime& rt, long rounds) {
+  long changes = 0;
+  long echoed = 0;  // rounds the echo side answered (read after join)
   rt.block_on([&] {
     weft::channel<std::thread::id> ping, pong;
     auto echo = weft::spawn([ping, pong, &echoed]() mutable {
@@ -45,13 +42,34 @@ TEST_P(WakePlacement, TalkingFibersStayOnOneWorker) {
     echo.join();
   });
   EXPECT_EQ(echoed, rounds);
-  // Only the first rounds and an OS preemption of the pair's worker (the
-  // watcher then takes the stranded partner) may split the pair. Under a
+  return changes;
+}
+
+TEST_P(WakePlacement, TalkingFibersStayOnOneWorker) {
+  // A ping-pong pair: each wake puts the partner on the waker's worker, so
+  // after the first rounds both run on one thread. Before run-next slots,
+  // an idle worker stole the woken partner at once and the pair kept
+  // crossing threads (and contending for the channel from two CPUs): 8,000
+  // to 20,000 of 20,000 rounds split, every time.
+  weft::runtime rt(weft::options{.workers = GetParam()});
+  const long rounds = static_cast<long>(scaled(20'000));
+  // Only the first rounds and OS preemptions of the pair's worker (the
+  // watcher then takes the stranded partner) may split the pair. A machine
+  // busy with other processes (ctest -j) preempts it often enough to split
+  // most rounds of an attempt now and then (4 of 60 attempts under a
+  // parallel ctest; weft 058a05c alike), so the bound must hold in one of
+  // five attempts: a policy that splits pairs fails them all. Under a
   // sanitizer one round can outlast the watch period (50 us) by itself,
   // and the watcher then rightly takes the partner every round: there only
   // the exchange itself is checked.
 #ifndef WEFT_TEST_SANITIZED
-  EXPECT_LE(changes, rounds / 20) << "of " << rounds << " rounds";
+  long fewest = rounds;
+  for (int attempt = 0; attempt < 5 && fewest > rounds / 20; ++attempt) {
+    fewest = std::min(fewest, split_rounds(rt, rounds));
+  }
+  EXPECT_LE(fewest, rounds / 20) << "of " << rounds << " rounds, in the best of five attempts";
+#else
+  split_rounds(rt, rounds);
 #endif
 }
 
