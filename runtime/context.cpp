@@ -35,6 +35,45 @@ namespace weft::detail {
 namespace fctx = boost::context::detail;
 
 namespace {
+
+#if defined(__x86_64__) && !defined(WEFT_ASAN) && !defined(WEFT_TSAN)
+// jump_fcontext, entered with a push and a jump instead of a call.
+//
+// jump_fcontext leaves through `jmp *%r8` to the saved return address, not
+// `ret`, so the call that entered it leaves an entry on the CPU's return
+// stack buffer that is never popped: every return after the switch is then
+// predicted one entry off and mispredicts, a dozen cycles per call level
+// between the fiber's code and the switch (yield: 9 ns with LTO, which
+// inlines the levels away; 32-38 ns without). Entering without a call keeps
+// the buffer balanced: each fiber that suspended at the same call site
+// returns to exactly the predicted addresses, whatever the call depth.
+// To jump_fcontext the entry is indistinguishable from a call (the return
+// address is on the stack); the red zone is stepped over first, since this
+// function's frame may keep data below the stack pointer.
+fctx::transfer_t jump_without_call(fctx::fcontext_t to, void* data) noexcept {
+  fctx::transfer_t t;
+  asm volatile(
+      "sub $128, %%rsp\n\t"
+      "lea 1f(%%rip), %%rax\n\t"
+      "push %%rax\n\t"
+      "jmp jump_fcontext@PLT\n\t"
+      "1:\n\t"
+      "add $128, %%rsp\n\t"
+      : "=a"(t.fctx), "=d"(t.data), "+D"(to), "+S"(data)
+      :
+      // What a call may clobber (the callee-saved registers are saved and
+      // restored by jump_fcontext itself).
+      : "rcx", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
+        "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+        "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
+  return t;
+}
+#else
+fctx::transfer_t jump_without_call(fctx::fcontext_t to, void* data) noexcept {
+  return fctx::jump_fcontext(to, data);
+}
+#endif
+
 // fcontext's entry signature uses Boost's transfer_t; convert once here.
 void entry_trampoline(fctx::transfer_t t) {
   // Complete the switch for ASan before anything else: the compiler inserts
@@ -77,7 +116,7 @@ transfer switch_context(context_handle to, const execution_stack& target, void* 
 #else
   (void)target;
 #endif
-  const fctx::transfer_t t = fctx::jump_fcontext(to, data);
+  const fctx::transfer_t t = jump_without_call(to, data);
 #ifdef WEFT_ASAN
   __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif

@@ -75,20 +75,12 @@ bool commit_join(fiber* /*parked*/, void* arg) noexcept {
 
 }  // namespace
 
-void set_state(fiber& f, run_state from, run_state to) noexcept {
-#ifdef WEFT_DEBUG_CHECKS
-  const run_state actual = f.state.load(std::memory_order_relaxed);
-  if (actual != from) {
-    std::fprintf(stderr, "weft: fiber %llu: bad state transition %s -> %s (expected from %s)\n",
-                 static_cast<unsigned long long>(f.id), state_name(actual), state_name(to),
-                 state_name(from));
-    std::abort();
-  }
-#else
-  (void)from;
-  (void)&state_name;
-#endif
-  f.state.store(to, std::memory_order_release);
+void report_bad_transition(const fiber& f, run_state actual, run_state from,
+                           run_state to) noexcept {
+  std::fprintf(stderr, "weft: fiber %llu: bad state transition %s -> %s (expected from %s)\n",
+               static_cast<unsigned long long>(f.id), state_name(actual), state_name(to),
+               state_name(from));
+  std::abort();
 }
 
 std::int64_t steady_now_ns() noexcept {

@@ -103,11 +103,23 @@ struct fiber {
   std::uint32_t registry_shard = 0;
 };
 
+/// Prints "weft: fiber <id>: bad state transition ..." and aborts.
+[[noreturn]] void report_bad_transition(const fiber& f, run_state actual, run_state from,
+                                        run_state to) noexcept;
+
 /// Moves `f` to `to`; with WEFT_DEBUG_CHECKS, aborts with a message unless
 /// it was in `from`. The store is release: runtime::fibers() reads it with
 /// acquire, and worker::take_injected relies on it to publish a fiber passed
 /// through the inject queue (see there).
-void set_state(fiber& f, run_state from, run_state to) noexcept;
+inline void set_state(fiber& f, run_state from, run_state to) noexcept {
+#ifdef WEFT_DEBUG_CHECKS
+  const run_state actual = f.state.load(std::memory_order_relaxed);
+  if (actual != from) report_bad_transition(f, actual, from, to);
+#else
+  (void)from;
+#endif
+  f.state.store(to, std::memory_order_release);
+}
 
 /// Records what the fiber is about to wait on.
 void set_wait_reason(fiber& f, wait_kind kind, const void* object) noexcept;

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "fiber.hpp"
+#include "system_error.hpp"
 #include "timers.hpp"
 
 namespace weft::detail {
@@ -37,10 +38,6 @@ constexpr std::uint64_t wake_key = ~std::uint64_t{0};
 // when the hook runs), relaxed reads see it afterwards in that thread and
 // the threads it starts.
 std::atomic<bool> forked_child{false};
-
-[[noreturn]] void throw_errno(int err, const char* what) {
-  throw std::system_error(err, std::system_category(), what);
-}
 
 // Removes the eventfd's events from `out`; true if there was one.
 bool drop_wake_events(io_events& out) noexcept {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "poller.hpp"
+#include "system_error.hpp"
 #include "timers.hpp"
 #include "waiting.hpp"
 #include "weft/blocking.hpp"
@@ -41,10 +42,7 @@ namespace {
 
 using weft::detail::io_interest;
 using weft::detail::io_result;
-
-[[noreturn]] void throw_errno(int err, const char* what) {
-  throw std::system_error(err, std::system_category(), what);
-}
+using weft::detail::throw_errno;
 
 /// getaddrinfo's own error codes (EAI_*), named as gai_strerror names them.
 class resolver_category final : public std::error_category {

@@ -16,16 +16,13 @@
 #include "io_poller.hpp"
 #include "park.hpp"
 #include "runtime_core.hpp"
+#include "system_error.hpp"
 #include "waiting.hpp"
 #include "worker.hpp"
 
 namespace weft::detail {
 
 namespace {
-
-[[noreturn]] void throw_errno(int err, const char* what) {
-  throw std::system_error(err, std::system_category(), what);
-}
 
 // Parks the calling fiber until `fd` is ready for `what`, the deadline, or a
 // close. False if the wait must start again: the set it was armed in went
