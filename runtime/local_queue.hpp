@@ -214,6 +214,31 @@ class local_queue {
       q.bottom_.store(b, std::memory_order_release);
       return false;
     }
+    // Owner thread only. Removes the element `depth` places above the bottom one (seen with
+    // peek_at()), moving the `depth` newer ones down a place, so the order of the rest is kept;
+    // returns false, changing nothing, if a thief may reach it. `thieves` false: nobody else
+    // steals from this queue (no handshake needed).
+    bool remove_at(std::int64_t depth, bool thieves) {
+      local_queue& q = *queue_;
+      // Relaxed: only the owner writes bottom and the buffer pointer.
+      const std::int64_t b = q.bottom_.load(std::memory_order_relaxed);
+      const std::int64_t i = b - 1 - depth;
+      if (thieves) {
+        // pop()'s handshake for [i, b): with top below i afterwards no thief can reach any index
+        // of the range, so the owner may rewrite its slots.
+        q.bottom_.store(i, std::memory_order_seq_cst);
+        if (q.top_.load(std::memory_order_seq_cst) >= i) {
+          q.bottom_.store(b, std::memory_order_release);  // as pop()'s restore
+          return false;
+        }
+      }
+      ring* a = q.buffer_.load(std::memory_order_relaxed);
+      // Relaxed: published by the release store of bottom below.
+      for (std::int64_t k = i; k < b - 1; ++k) a->store(k, a->load(k + 1));
+      // Release: thieves that read the new bottom see the moved slots.
+      q.bottom_.store(b - 1, std::memory_order_release);
+      return true;
+    }
     // Owner thread only. Number of elements; exact unless thieves are stealing concurrently.
     std::size_t size_estimate() const noexcept {
       // Relaxed: a hint; nothing is read on the strength of it.

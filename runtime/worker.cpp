@@ -170,14 +170,26 @@ fiber* worker::pop_own() noexcept {
 
 worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
   fiber* const entry = as_spawn_entry(&f);
-  if (const auto bottom = owner_.peek(); bottom && *bottom == entry) {
-    // The common fork-join case: no RMW. pop() returns this entry, or
-    // nothing if a thief took it meanwhile (then the thief runs it).
-    return owner_.pop() ? spawn_claim::popped : spawn_claim::none;
+  const bool thieves = core_.worker_count() > 1;
+  // Near the bottom (fork-join: the children of the running fiber), take
+  // the entry out: pop() for the bottom (fib: the child spawned last), else
+  // remove_at() (skynet joins its ten children oldest first), each one
+  // handshake with the thieves and no RMW; the record keeps no tombstone.
+  constexpr std::int64_t reach = 16;
+  for (std::int64_t depth = 0; depth < reach; ++depth) {
+    const auto e = owner_.peek_at(depth);
+    if (!e) break;
+    if (*e != entry) continue;
+    if (depth == 0) {
+      // pop() returns this entry, or nothing if a thief took it meanwhile.
+      return owner_.pop() ? spawn_claim::popped : spawn_claim::none;
+    }
+    if (owner_.remove_at(depth, thieves)) return spawn_claim::popped;
+    break;  // a thief may reach it: race it below
   }
   // Deeper in the deque, or in a thief's hands: race it (accept_entry).
   // Without other workers there is no thief: a store does.
-  if (core_.worker_count() == 1) {
+  if (!thieves) {
     f.start_claimed.store(true, std::memory_order_relaxed);
     return spawn_claim::tombstoned;
   }
