@@ -19,6 +19,10 @@
 #   --rebuild           rebuild the peers even when their binaries look up to date
 #   --scaling LIST      worker counts for the scaling table, default "1 2 4 8"
 #                       ("" leaves the scaling cases out)
+#   --user-build DIR    a second weft build folder, measured as one more column
+#                       ("weft, no LTO") with its own ratio to the best peer: weft
+#                       as a user's add_subdirectory build compiles it, e.g.
+#                       cmake --preset release-nolto && cmake --build --preset release-nolto
 #
 # Each repetition runs every implementation once (round-robin, the starting
 # implementation rotating per repetition) before the next repetition starts, so
@@ -81,9 +85,10 @@ TIMEOUT=300
 REBUILD=""
 PEER_LIST=""
 PEERS_DIR=""
+USER_BUILD=""
 
 usage() {
-  sed -n '/^#   bench/,/^#   --rebuild/p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '/^#   bench/,/^#   --user-build/p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
 }
 die() { echo "compare_with_peers: $*" >&2; exit 2; }
@@ -106,6 +111,8 @@ while (($#)); do
     --rebuild) REBUILD=1; shift ;;
     --scaling) SCALING=${2?--scaling needs a value}; shift 2 ;;
     --scaling=*) SCALING=${1#*=}; shift ;;
+    --user-build) USER_BUILD=${2:?--user-build needs a value}; shift 2 ;;
+    --user-build=*) USER_BUILD=${1#*=}; shift ;;
     -h | --help) usage 0 ;;
     --) shift; break ;;
     -*) echo "unknown option: $1" >&2; usage 2 ;;
@@ -146,6 +153,13 @@ if [[ ! -x "$DRIVER" ]]; then
 fi
 BUILD=$(realpath "$BUILD")
 DRIVER="$BUILD/bench/weft-workloads"
+USER_DRIVER=""
+WEFTS=(weft)
+if [[ -n "$USER_BUILD" ]]; then
+  USER_DRIVER="$(realpath "$USER_BUILD")/bench/weft-workloads"
+  [[ -x "$USER_DRIVER" ]] || die "--user-build: $USER_DRIVER not found (cmake --build --preset release-nolto)"
+  WEFTS+=(weft_user)
+fi
 
 if [[ -n "$PEER_LIST" ]]; then
   read -r -a wanted <<<"${PEER_LIST//,/ }"
@@ -213,10 +227,10 @@ done
 
 # ------------------------------------------------------------------ helpers
 label() { # column name of an implementation
-  case "$1" in go_peer) echo go ;; *) echo "$1" ;; esac
+  case "$1" in go_peer) echo go ;; weft_user) echo "weft, no LTO" ;; *) echo "$1" ;; esac
 }
 binary() {
-  if [[ "$1" == weft ]]; then echo "$DRIVER"; else echo "$PB/$1"; fi
+  case "$1" in weft) echo "$DRIVER" ;; weft_user) echo "$USER_DRIVER" ;; *) echo "$PB/$1" ;; esac
 }
 field() { # field KEY LINE
   local re="(^|[[:space:]])$1=([^[:space:]]+)"
@@ -253,7 +267,7 @@ CMDLINE=$(shell_quote "$0" "${ORIG_ARGS[@]}")
   echo "# session $(date -Iseconds) nproc=$(nproc) command: $CMDLINE"
 } >>"$RAW"
 
-IMPLS=(weft "${AVAIL[@]}")
+IMPLS=("${WEFTS[@]}" "${AVAIL[@]}")
 NI=${#IMPLS[@]}
 ci=0
 for c in "${SEL[@]}"; do
@@ -285,7 +299,7 @@ for c in "${SEL[@]}"; do
         UNIT["$c|$i"]=$(field unit "$line")
         WORKERS_OF["$c|$i"]=$(field workers "$line")
         echo "$value $(field unit "$line")" >&2
-      elif ((rc == 3)) || { [[ "$i" == weft ]] && grep -q 'unknown workload' "$TMP/err"; }; then
+      elif ((rc == 3)) || { [[ "$i" == weft* ]] && grep -q 'unknown workload' "$TMP/err"; }; then
         STATUS["$c|$i"]=na
         echo "n/a" >&2
         echo "# n/a: $i ${args[*]}" >>"$RAW"
@@ -327,7 +341,7 @@ done
 
 declare -A MED=() MIN=() MAX=()
 for c in "${ROWS[@]}"; do
-  for i in weft "${COLS[@]}"; do
+  for i in "${WEFTS[@]}" "${COLS[@]}"; do
     [[ -n "${VALS["$c|$i"]}" ]] || continue
     read -r -a v <<<"${VALS["$c|$i"]}"
     read -r MED["$c|$i"] MIN["$c|$i"] MAX["$c|$i"] < <(stats "${v[@]}")
@@ -362,7 +376,7 @@ scaling_table() {
   echo "$sep"
   local w i row unit ok a b c
   for w in "${SCALING_WORKLOADS[@]}"; do
-    for i in weft "${COLS[@]}"; do
+    for i in "${WEFTS[@]}" "${COLS[@]}"; do
       row="| \`$w\` | $(label "$i") |" unit="" ok=""
       for n in "${SCALING_COUNTS[@]}"; do
         c="$w workers=$n"
@@ -396,9 +410,11 @@ report() {
   echo
   local hdr="| workload | workers | unit | weft |" sep="|---|---:|---|---:|"
   local p
+  if [[ -n "$USER_DRIVER" ]]; then hdr+=" weft, no LTO ³ |"; sep+="---:|"; fi
   for p in "${COLS[@]}"; do hdr+=" $(label "$p") |"; sep+="---:|"; done
   hdr+=" best peer | weft / best peer ¹ |"
   sep+="---|---:|"
+  if [[ -n "$USER_DRIVER" ]]; then hdr+=" no LTO / best peer |"; sep+="---:|"; fi
   echo "$hdr"
   echo "$sep"
   local c i unit workers row best bestv ratio wl star=""
@@ -411,6 +427,7 @@ report() {
       fi
     done
     row="| \`$c\` | ${workers:-?} | ${unit:-?} | $(cell "$c" weft) |"
+    if [[ -n "$USER_DRIVER" ]]; then row+=" $(cell "$c" weft_user) |"; fi
     best="" bestv=""
     for p in "${COLS[@]}"; do
       local cv
@@ -427,14 +444,18 @@ report() {
       fi
       row+=" $cv |"
     done
-    if [[ -n "$best" && "${STATUS["$c|weft"]}" == ok ]]; then
-      ratio=$(awk -v a="${MED["$c|weft"]}" -v b="$bestv" 'BEGIN { if (b == 0) print "inf"; else printf "%.17g", a / b }')
-      [[ "$ratio" == inf ]] || ratio=$(fmt_ratio "$ratio")
-      higher_is_better "$unit" && ratio+=" (higher is better)"
-      row+=" $(label "$best") | $ratio |"
-    else
-      if [[ -n "$best" ]]; then row+=" $(label "$best") | — |"; else row+=" — | — |"; fi
-    fi
+    row+=" $(if [[ -n "$best" ]]; then label "$best"; else echo —; fi) |"
+    local w
+    for w in "${WEFTS[@]}"; do
+      if [[ -n "$best" && "${STATUS["$c|$w"]}" == ok ]]; then
+        ratio=$(awk -v a="${MED["$c|$w"]}" -v b="$bestv" 'BEGIN { if (b == 0) print "inf"; else printf "%.17g", a / b }')
+        [[ "$ratio" == inf ]] || ratio=$(fmt_ratio "$ratio")
+        higher_is_better "$unit" && ratio+=" (higher is better)"
+        row+=" $ratio |"
+      else
+        row+=" — |"
+      fi
+    done
     echo "$row"
   done
   echo
@@ -450,6 +471,10 @@ report() {
       fi
     done
   fi
+  if [[ -n "$USER_DRIVER" ]]; then
+    echo "³ The same workloads built as a user's project builds weft: \`$USER_BUILD\`" \
+      "(Release, WEFT_LTO=OFF, so neither the library nor the driver is link-time optimized)."
+  fi
   if ((${#SKIPPED[@]})); then
     local sk
     sk=$(printf "\`%s\`, " "${SKIPPED[@]}")
@@ -462,7 +487,7 @@ report() {
   echo "| workload | impl | workers | unit | median | min | max | runs |"
   echo "|---|---|---:|---|---:|---:|---:|---:|"
   for c in "${ROWS[@]}"; do
-    for i in weft "${COLS[@]}"; do
+    for i in "${WEFTS[@]}" "${COLS[@]}"; do
       local n=0
       if [[ -n "${VALS["$c|$i"]}" ]]; then
         read -r -a v <<<"${VALS["$c|$i"]}"

@@ -54,6 +54,7 @@
 
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstddef>
@@ -199,20 +200,34 @@ class local_queue {
       if (q.top_.load(std::memory_order_relaxed) > i) return std::nullopt;
       return q.buffer_.load(std::memory_order_relaxed)->load(i);
     }
-    // Owner thread only. Removes the `n` newest elements, which the owner saw with peek_at(), in
-    // one handshake instead of n pops; returns false, removing nothing, if a thief may have
-    // reached one of them (then pop() them one by one).
-    bool drop_newest(std::int64_t n) {
+    // Owner thread only. Removes the newest elements for which `drop(value)` is true, newest
+    // first, stopping at the first false or after `max`; returns how many. The range it looks at
+    // is first made unreachable for thieves (pop()'s handshake for all of it at once, when
+    // `thieves`), so `drop` may use what the elements point to: no thief can take one meanwhile.
+    // If a thief may reach the range, it drops nothing (the caller pops later).
+    template <class Drop>
+    std::int64_t drop_newest_while(std::int64_t max, bool thieves, Drop&& drop) {
       local_queue& q = *queue_;
-      // Relaxed: only the owner writes bottom.
+      // Relaxed: only the owner writes bottom; a stale top only makes the range look longer.
       const std::int64_t b = q.bottom_.load(std::memory_order_relaxed);
-      // seq_cst store, then seq_cst load of top: pop()'s handshake for the whole range. If top is
-      // below the new bottom, a thief can reach no index >= it (as in pop() with t < b).
-      q.bottom_.store(b - n, std::memory_order_seq_cst);
-      if (q.top_.load(std::memory_order_seq_cst) < b - n) return true;
-      // Put the range back (release, as pop()'s): the elements thieves did not take are there.
-      q.bottom_.store(b, std::memory_order_release);
-      return false;
+      const std::int64_t n = std::min(max, b - q.top_.load(std::memory_order_relaxed));
+      if (n <= 0) return 0;
+      if (thieves) {
+        // seq_cst store, then seq_cst load of top: with top below b - n afterwards, no thief can
+        // reach any index of [b - n, b) (as in pop() with more than one element).
+        q.bottom_.store(b - n, std::memory_order_seq_cst);
+        if (q.top_.load(std::memory_order_seq_cst) >= b - n) {
+          q.bottom_.store(b, std::memory_order_release);  // as pop()'s restore
+          return 0;
+        }
+      }
+      // Relaxed: the owner wrote these slots itself.
+      ring* a = q.buffer_.load(std::memory_order_relaxed);
+      std::int64_t dropped = 0;
+      while (dropped < n && drop(a->load(b - 1 - dropped))) ++dropped;
+      // Release: the kept elements are published again, as by push().
+      q.bottom_.store(b - dropped, std::memory_order_release);
+      return dropped;
     }
     // Owner thread only. Removes the element `depth` places above the bottom one (seen with
     // peek_at()), moving the `depth` newer ones down a place, so the order of the rest is kept;

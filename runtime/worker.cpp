@@ -165,6 +165,7 @@ fiber* worker::pop_own() noexcept {
   while (const auto entry = owner_.pop()) {
     if (fiber* f = accept_entry(*entry, false)) return f;
   }
+  tombstones_ = 0;  // the deque is empty
   return nullptr;
 }
 
@@ -191,37 +192,30 @@ worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
   // Without other workers there is no thief: a store does.
   if (!thieves) {
     f.start_claimed.store(true, std::memory_order_relaxed);
-    return spawn_claim::tombstoned;
+  } else if (f.start_claimed.exchange(true, std::memory_order_acq_rel)) {
+    return spawn_claim::none;
   }
-  return f.start_claimed.exchange(true, std::memory_order_acq_rel) ? spawn_claim::none
-                                                                   : spawn_claim::tombstoned;
+  ++tombstones_;
+  return spawn_claim::tombstoned;
 }
 
 void worker::drop_claimed_tail() noexcept {
-  // Count the tombstones at the bottom, drop them all in one handshake (a
-  // fork-join parent leaves one per child it joined oldest first).
-  constexpr std::int64_t batch = 16;
-  fiber* tombstones[batch];
-  std::int64_t n = 0;
-  while (n < batch) {
-    const auto entry = owner_.peek_at(n);
-    if (!entry || !is_spawn_entry(*entry) ||
-        !fiber_of(*entry)->start_claimed.load(std::memory_order_relaxed)) {
-      break;
+  if (tombstones_ == 0) return;  // none left here since the count was last reset
+  // A thief may take, and free, a tombstone it can reach, so the records
+  // are looked at only once the range is out of reach (drop_newest_while).
+  const bool thieves = core_.worker_count() > 1;
+  std::int64_t dropped = 0;
+  owner_.drop_newest_while(16, thieves, [&dropped](fiber* entry) {
+    if (!is_spawn_entry(entry) || !fiber_of(entry)->start_claimed.load(std::memory_order_relaxed)) {
+      return false;
     }
-    tombstones[n++] = fiber_of(*entry);
-  }
-  if (n == 0) return;
-  if (owner_.drop_newest(n)) {
-    for (std::int64_t i = 0; i < n; ++i) release_reference(*tombstones[i]);
-    return;
-  }
-  // Thieves reached the range: one by one (a thief drops what it took).
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto entry = owner_.peek();
-    if (!entry || fiber_of(*entry) != tombstones[i] || !owner_.pop()) return;
-    release_reference(*tombstones[i]);
-  }
+    release_reference(*fiber_of(entry));
+    ++dropped;
+    return true;
+  });
+  // An estimate: thieves drop tombstones too, uncounted; an empty deque
+  // resets it (pop_own).
+  tombstones_ = std::max<std::int64_t>(tombstones_ - dropped, 0);
 }
 
 fiber* worker::take_woken() noexcept {
@@ -698,11 +692,35 @@ void worker::park_current(bool (*commit)(fiber*, void*) noexcept, void* arg) {
   switch_to(self, self->next_local(), record);
 }
 
-void worker::finish_current() {
+void worker::finish_current(fiber* next) {
   worker* self = current();
   switch_record record{self->running_, after_switch::retire};
-  switch_to(self, self->next_local(), record);
+  switch_to(self, next, record);
   __builtin_unreachable();  // a retired context is never resumed
+}
+
+bool worker::hand_stack_over(fiber* finished, fiber* next) noexcept {
+  // Only to a fiber that never ran and wants a stack like this one: the
+  // stack is then reused where it is, with no switch, no new context and
+  // no trip through the stack cache (the thread-pool case: a worker runs
+  // one outside task after another).
+  if (next == nullptr || next->context != nullptr ||
+      next->stack_request != finished->stack_request) {
+    return false;
+  }
+  next->stack = finished->stack;
+  next->tsan_fiber = finished->tsan_fiber;
+  finished->stack = fiber_stack{};
+  finished->tsan_fiber = nullptr;
+  // What retire() does after a switch; nothing runs on `finished` any more.
+  core_.registry.remove(*finished, index_);
+  release_reference(*finished);
+  set_state(*next, run_state::created, run_state::running);
+  running_ = next;
+  *exceptions_ = exception_state{};  // a new fiber has caught nothing
+  if (io_poll_due_) [[unlikely]]
+    run_due_io_poll();  // as complete_switch would after a switch
+  return true;
 }
 
 [[noreturn]] void fiber_entry(transfer t) noexcept {
@@ -710,13 +728,18 @@ void worker::finish_current() {
   *w->exceptions_ = exception_state{};  // a new fiber has caught nothing
   w->complete_switch(t);
   fiber* self = w->running();
-  self->body->run();
-  // Counted before the outcome is published, so a joiner that returns sees
-  // it in runtime::stats() (retire() runs only after the last switch). The
-  // fiber may have moved: count on the worker it ends on (its owner).
-  worker_counters::bump(worker::current()->counters_.completed);
-  publish_outcome(*self);
-  worker::finish_current();
+  for (;;) {
+    self->body->run();
+    // The fiber may have moved: count on the worker it ends on. Counted
+    // before the outcome is published, so a joiner that returns sees it in
+    // runtime::stats() (retire() runs only after the last switch).
+    w = worker::current();
+    worker_counters::bump(w->counters_.completed);
+    publish_outcome(*self);
+    fiber* next = w->next_local();
+    if (!w->hand_stack_over(self, next)) worker::finish_current(next);
+    self = next;  // runs on this stack now
+  }
 }
 
 }  // namespace weft::detail

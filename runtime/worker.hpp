@@ -151,8 +151,9 @@ class worker {
   static void yield_current();
   /// Parks the running fiber; see park.hpp.
   static void park_current(bool (*commit)(fiber*, void*) noexcept, void* arg);
-  /// The running fiber's body returned: switch away for good.
-  [[noreturn]] static void finish_current();
+  /// The running fiber's body returned: switch away for good, to `next`
+  /// (nullptr: the worker's own context).
+  [[noreturn]] static void finish_current(fiber* next);
   /// Completes a switch on the context that was switched to.
   void complete_switch(transfer t) noexcept;
   timer_heap& timers() noexcept { return timers_; }
@@ -175,6 +176,11 @@ class worker {
 
  private:
   friend void fiber_entry(transfer t) noexcept;
+
+  /// The running fiber `finished` ended: if `next` never ran and wants the
+  /// same stack size, retires `finished` and makes `next` the running fiber
+  /// on its stack, without a switch (true); else false.
+  bool hand_stack_over(fiber* finished, fiber* next) noexcept;
 
   void run() noexcept;
   fiber* next_local() noexcept;
@@ -259,6 +265,9 @@ class worker {
   // their cache lines.
   bool woken_pending_ = false;
   bool io_poll_due_ = false;  // set by the fairness tick, cleared by run_due_io_poll
+  // Owner only: tombstones this worker's claims left in its deque, at most
+  // (thieves drop some uncounted); 0 lets drop_claimed_tail skip its look.
+  std::int64_t tombstones_ = 0;
   worker_counters counters_;
   // 0 awake (or woken); `asleep` while asleep on the futex word;
   // `asleep_in_epoll` while blocked in the runtime's epoll set. The waker

@@ -341,6 +341,9 @@ TEST(Fibers, EnumerationShowsNamesStatesAndWaitReasons) {
   EXPECT_EQ(j.waiting_on, weft::wait_kind::join);
   EXPECT_NE(j.wait_object, nullptr);
   EXPECT_EQ(j.id, joiner.id());
+  // Spawned from this thread, the spinner is listed once a worker took it
+  // from the inject queue (design.md 14): under load, after the joiner parked.
+  while (find("spinner").id != spinner.id()) std::this_thread::yield();
   EXPECT_EQ(rt.fibers().size(), 3U);
   release.store(true);
   joiner.join();
