@@ -52,7 +52,10 @@
 // original stack), which searches and sleeps. The switched-to context then
 // finishes what the switched-from one asked (switch_record): requeue it,
 // run its park commit, or retire it (free its stack). See park.hpp for why
-// that post-switch step closes the lost-wake-up window.
+// that post-switch step closes the lost-wake-up window. A fiber that ends
+// and picks a fiber that never ran hands it its stack instead of switching
+// (hand_stack_over): the next body runs on the same stack, in fiber_entry's
+// loop.
 #pragma once
 
 #include <atomic>
