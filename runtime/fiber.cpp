@@ -200,14 +200,15 @@ void discard_fiber(fiber* f) noexcept {
 void join_fiber(fiber* target) {
   // acquire: pairs with publish_outcome()'s release; the outcome is visible.
   if (target->join_bits.load(std::memory_order_acquire) & finished) return;
-  fiber* self = current_fiber();
+  worker* const here = worker::current();
+  fiber* self = here ? here->running() : nullptr;
   if (self == target) {
     throw std::logic_error("weft::join_handle::join: a fiber cannot join itself");
   }
   join_wait wait{target, {}};
   wait.self.parked = self;
   if (self) {
-    if (run_inline_if_unstarted(*self, *target)) return;
+    if (run_inline_if_unstarted(*here, *self, *target)) return;
     park_current(&commit_join, &wait, wait_kind::join, target);
   } else if (register_joiner(*target, wait.self)) {
     block_until_woken(wait.self);

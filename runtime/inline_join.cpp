@@ -22,19 +22,18 @@ std::ptrdiff_t requested_stack(const fiber& f) noexcept {
 
 }  // namespace
 
-bool run_inline_if_unstarted(fiber& joiner, fiber& child) noexcept {
-  worker* const here = worker::current();
+bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept {
   // Relaxed: claims are made only on the thread of the worker whose deque
   // received the spawn entry (worker.hpp), and if that worker started the
   // child itself, it wrote `state` on this thread; a thief's start is
   // caught by the exchange in claim_unstarted.
-  if (here == nullptr || &child.core != &here->core() || child.spawn_worker != here->index() ||
+  if (&child.core != &here.core() || child.spawn_worker != here.index() ||
       child.state.load(std::memory_order_relaxed) != run_state::created) {
     return false;
   }
   const auto* frame = static_cast<const std::byte*>(__builtin_frame_address(0));
   if (frame - joiner.stack.bottom < requested_stack(child) + inline_frames_margin) return false;
-  const worker::spawn_claim claim = here->claim_unstarted(child);
+  const worker::spawn_claim claim = here.claim_unstarted(child);
   if (claim == worker::spawn_claim::none) return false;
 
   // The child extends the joiner's stack: a switch that resumes it after a
@@ -45,11 +44,11 @@ bool run_inline_if_unstarted(fiber& joiner, fiber& child) noexcept {
   set_wait_reason(joiner, wait_kind::join, &child);
   set_state(joiner, run_state::running, run_state::parked);
   set_state(child, run_state::created, run_state::running);
-  here->set_running(&child);
+  here.set_running(&child);
   // A new fiber has caught nothing, even when its joiner joins inside a
   // catch block (fiber_entry); the joiner's caught exceptions come back after.
-  const exception_state joiners_exceptions = here->exceptions();
-  here->exceptions() = exception_state{};
+  const exception_state joiners_exceptions = here.exceptions();
+  here.exceptions() = exception_state{};
 
   child.body->run();
 

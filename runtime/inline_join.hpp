@@ -41,11 +41,12 @@
 namespace weft::detail {
 
 struct fiber;
+class worker;
 
 /// If `child` can run inline on `joiner`'s stack (see above), runs it to
 /// its end and returns true; else returns false and the caller joins as
-/// usual. `joiner` is the calling fiber, on a worker of child's runtime or
-/// not.
-bool run_inline_if_unstarted(fiber& joiner, fiber& child) noexcept;
+/// usual. `joiner` is the calling fiber, running on `here` (a worker of
+/// child's runtime or not).
+bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept;
 
 }  // namespace weft::detail
