@@ -68,11 +68,11 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   set_state(joiner, run_state::parked, run_state::running);
   clear_wait_reason(joiner);
   const bool unlinked = child.core.registry.remove(child, now->index());
-  // A popped entry's reference is ours to drop. Unless the registry took
+  // A removed entry's reference is ours to drop. Unless the registry took
   // one too (the child ended on another worker), a plain store: nobody else
   // holds one but the handle, which the joiner holds (join() drops it).
   // A tombstone's reference is dropped by whoever takes it.
-  if (claim == worker::spawn_claim::popped) {
+  if (claim == worker::spawn_claim::removed) {
     if (unlinked) {
       child.refs.store(1, std::memory_order_relaxed);
     } else {

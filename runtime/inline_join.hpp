@@ -9,8 +9,9 @@
 // child right there, when all of these hold:
 //   - the child was never started, and its spawn entry is in the deque of
 //     the worker the joiner runs on (claim_unstarted takes it from there:
-//     the deque's bottom is popped, an entry deeper in is claimed and left
-//     as a tombstone, worker.hpp "Spawn entries");
+//     an entry within 16 of the bottom is taken out, pop() or remove_at();
+//     one deeper in, or within a thief's reach, is claimed and left as a
+//     tombstone, worker.hpp "Spawn entries");
 //   - the room left on the joiner's stack, below its current frame, is at
 //     least the child's own stack size (plus a margin for the frames of the
 //     inline run itself): a child never gets less stack than it asked for.

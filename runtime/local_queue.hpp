@@ -180,22 +180,13 @@ class local_queue {
       return value;
     }
 
-    // Owner thread only. The element pop() would return, without taking it; nullopt if the queue
-    // looks empty. A hint: a thief may take it before the owner's next pop(), which then returns
-    // nullopt (it can return no other element: only the owner pushes).
-    std::optional<T> peek() const noexcept {
-      local_queue& q = *queue_;
-      // Relaxed: only the owner writes bottom, the buffer pointer and the slot; a stale top only
-      // makes a taken element look present, which the caller's pop() then settles.
-      const std::int64_t b = q.bottom_.load(std::memory_order_relaxed) - 1;
-      if (q.top_.load(std::memory_order_relaxed) > b) return std::nullopt;
-      return q.buffer_.load(std::memory_order_relaxed)->load(b);
-    }
-    // Owner thread only. The element `depth` places above the bottom one (peek() is depth 0);
-    // nullopt if the queue looks shorter. A hint, as peek().
+    // Owner thread only. The element `depth` places above the bottom one (0: the one pop() would
+    // return), without taking it; nullopt if the queue looks shorter. A hint: a thief may take it
+    // meanwhile (what the owner does next, pop() or remove_at(), settles that).
     std::optional<T> peek_at(std::int64_t depth) const noexcept {
       local_queue& q = *queue_;
-      // Relaxed: as in peek().
+      // Relaxed: only the owner writes bottom, the buffer pointer and the slots; a stale top only
+      // makes a taken element look present.
       const std::int64_t i = q.bottom_.load(std::memory_order_relaxed) - 1 - depth;
       if (q.top_.load(std::memory_order_relaxed) > i) return std::nullopt;
       return q.buffer_.load(std::memory_order_relaxed)->load(i);

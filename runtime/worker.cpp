@@ -183,9 +183,9 @@ worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
     if (*e != entry) continue;
     if (depth == 0) {
       // pop() returns this entry, or nothing if a thief took it meanwhile.
-      return owner_.pop() ? spawn_claim::popped : spawn_claim::none;
+      return owner_.pop() ? spawn_claim::removed : spawn_claim::none;
     }
-    if (owner_.remove_at(depth, thieves)) return spawn_claim::popped;
+    if (owner_.remove_at(depth, thieves)) return spawn_claim::removed;
     break;  // a thief may reach it: race it below
   }
   // Deeper in the deque, or in a thief's hands: race it (accept_entry).

@@ -125,7 +125,7 @@ class worker {
   /// How claim_unstarted() took a fiber.
   enum class spawn_claim : std::uint8_t {
     none,        ///< not taken: a thief has it, or it is not here
-    popped,      ///< its entry was the deque's bottom and is gone
+    removed,     ///< its entry is gone from the deque (pop() or remove_at())
     tombstoned,  ///< claimed; its entry stays behind as a tombstone
   };
   /// Takes `f`, a fiber not yet started whose spawn entry this worker's

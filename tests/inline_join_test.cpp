@@ -312,14 +312,6 @@ class InlineJoinDeathTest : public ::testing::Test {
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
 
-// Recurses until `limit` (never reached on a small stack): 1 KiB per frame.
-int recurse_deep(int depth, int limit) {
-  volatile char frame[1024];
-  frame[0] = static_cast<char>(depth);
-  if (depth == limit) return frame[0];
-  return recurse_deep(depth + 1, limit) + frame[0];
-}
-
 // A 32 KiB child joined from a shallow default-stack fiber runs inline (the
 // joiner has 128 KiB, at least 32 + 4 KiB of it left); when it recurses
 // without bound it hits the joiner's stack's guard, and the report names
@@ -330,7 +322,7 @@ TEST_F(InlineJoinDeathTest, StackOverflowNamesTheChildAndItsHost) {
         weft::runtime rt(weft::options{.workers = 1});
         rt.block_on([] {
           return weft::spawn(weft::spawn_options{.name = "deep-inline", .stack_size = 32 * 1024},
-                             [] { return recurse_deep(0, 1 << 20); })
+                             [] { return weft::test::recurse_deep(0, 1 << 20); })
               .join();
         });
       },
@@ -345,13 +337,6 @@ class InlineJoinStress : public ::testing::TestWithParam<unsigned> {
   weft::runtime rt{weft::options{.workers = GetParam()}};
 };
 
-std::int64_t fib(int n) {
-  if (n < 2) return n;
-  auto left = weft::spawn(fib, n - 1);
-  const std::int64_t right = fib(n - 2);
-  return left.join() + right;
-}
-
 // A fork-join tree whose joins mostly run their children inline, nested
 // inline runs included (each inline child spawns and joins its own), gives
 // the right value, and every fiber is counted spawned and completed.
@@ -359,7 +344,8 @@ TEST_P(InlineJoinStress, ForkJoinFib) {
   constexpr int n = 20;
   const int repeats = static_cast<int>(scaled(20));
   for (int r = 0; r < repeats; ++r) {
-    ASSERT_EQ(rt.block_on([] { return fib(n); }), weft::test::fib_value(n)) << "repeat " << r;
+    ASSERT_EQ(rt.block_on([] { return weft::test::spawn_fib(n); }), weft::test::fib_value(n))
+        << "repeat " << r;
   }
   while (rt.stats().alive != 0) std::this_thread::yield();
   // fib(k) spawns fib(k-1) for k >= 2: fib_value(n + 1) - 1 spawns, plus the root.

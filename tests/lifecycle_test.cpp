@@ -96,20 +96,12 @@ class FatalReports : public ::testing::Test {
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
 
-// Recurses until `limit` (never reached on a small stack): 1 KiB per frame.
-int recurse_deep(int depth, int limit) {
-  volatile char frame[1024];
-  frame[0] = static_cast<char>(depth);
-  if (depth == limit) return frame[0];
-  return recurse_deep(depth + 1, limit) + frame[0];
-}
-
 TEST_F(FatalReports, StackOverflowNamesTheFiber) {
   EXPECT_DEATH(
       {
         weft::runtime rt(weft::options{.workers = 1});
         rt.spawn(weft::spawn_options{.name = "deep", .stack_size = 32 * 1024}, [] {
-            return recurse_deep(0, 1 << 20);
+            return weft::test::recurse_deep(0, 1 << 20);
           }).join();
       },
       "weft: stack overflow in fiber [0-9]+ \"deep\" \\(stack 32 KiB\\)");

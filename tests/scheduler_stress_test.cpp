@@ -45,18 +45,11 @@ TEST_P(Scheduler, MillionFiberSpawnTree) {
   EXPECT_EQ(rt.stats().completed, fibers);
 }
 
-std::int64_t fib(int n) {
-  if (n < 2) return n;
-  auto left = weft::spawn(fib, n - 1);
-  const std::int64_t right = fib(n - 2);
-  return left.join() + right;
-}
-
 TEST_P(Scheduler, ForkJoinFib) {
   // Smaller under sanitizers (test_support.hpp).
   constexpr int n = weft::test::scaled(1000) == 1000 ? 25 : 18;
   constexpr std::int64_t expected = weft::test::fib_value(n);
-  EXPECT_EQ(rt.block_on([] { return fib(n); }), expected);
+  EXPECT_EQ(rt.block_on([] { return weft::test::spawn_fib(n); }), expected);
 }
 
 TEST_P(Scheduler, TenThousandSleepers) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <thread>
 
 #include "weft/runtime.hpp"
@@ -47,6 +48,24 @@ constexpr long long fib_value(int n) {
     b = next;
   }
   return a;
+}
+
+/// fib(n) as a fork-join tree: spawns fib(n - 1) as a fiber, computes
+/// fib(n - 2) inline, joins (the `fib` workload's shape).
+inline std::int64_t spawn_fib(int n) {
+  if (n < 2) return n;
+  auto left = weft::spawn(spawn_fib, n - 1);
+  const std::int64_t right = spawn_fib(n - 2);
+  return left.join() + right;
+}
+
+/// Recurses until `limit` (never reached on a small stack): 1 KiB per
+/// frame. For stack-overflow reports.
+inline int recurse_deep(int depth, int limit) {
+  volatile char frame[1024];
+  frame[0] = static_cast<char>(depth);
+  if (depth == limit) return frame[0];
+  return recurse_deep(depth + 1, limit) + frame[0];
 }
 
 }  // namespace weft::test
