@@ -169,8 +169,14 @@ fiber_allocation allocate_fiber(runtime_core& core, const spawn_options* opts,
   return {f, static_cast<std::byte*>(block) + header};
 }
 
-void start_fiber(fiber* f, task_base* body) {
+void start_fiber(fiber* f, task_base* body, spawn_kind kind) {
   f->body = body;
+  if (kind == spawn_kind::detached) {
+    // No handle: the fiber's own reference is the only one. Published with
+    // the record by the release store below.
+    f->join_bits.store(detached, std::memory_order_relaxed);
+    f->refs.store(1, std::memory_order_relaxed);
+  }
   // release: publishes the record to whoever takes the fiber from a queue
   // (see worker::take_injected for why the inject queue needs this edge).
   f->state.store(run_state::created, std::memory_order_release);

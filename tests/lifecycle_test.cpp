@@ -119,4 +119,15 @@ TEST_F(FatalReports, DetachedExceptionIsReportedWithIdAndName) {
       "void");
 }
 
+TEST_F(FatalReports, SpawnDetachedExceptionIsReportedWithIdAndName) {
+  EXPECT_DEATH(
+      {
+        weft::runtime rt(weft::options{.workers = 1});
+        rt.spawn_detached(weft::spawn_options{.name = "handless"},
+                          [] { throw std::runtime_error("nobody to join"); });
+      },
+      "weft: detached fiber [0-9]+ \"handless\" exited with an uncaught exception: nobody to "
+      "join");
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -157,6 +158,32 @@ TEST(Runtime, DetachedFiberStillRunsAndRuntimeWaitsForIt) {
     auto dropped = rt.spawn([&ran] { ran.fetch_add(1); });  // destroyed joinable: detaches
   }
   EXPECT_EQ(ran.load(), 101);
+}
+
+TEST(Runtime, SpawnDetachedRunsFromThreadsAndFibersAndIsWaitedFor) {
+  std::atomic<int> ran{0};
+  std::uint64_t spawned = 0;
+  {
+    weft::runtime rt(weft::options{.workers = 2});
+    for (int i = 0; i < 100; ++i) {
+      rt.spawn_detached([&ran](int by) { ran.fetch_add(by); }, 1);  // from a plain thread
+    }
+    rt.block_on([&rt, &ran] {
+      for (int i = 0; i < 100; ++i) {
+        rt.spawn_detached([&ran] {  // from a fiber: parks and is still waited for
+          weft::this_fiber::sleep_for(1ms);
+          ran.fetch_add(1);
+        });
+      }
+    });
+    rt.spawn_detached(weft::spawn_options{.name = "named"}, [&ran] { ran.fetch_add(1); });
+    while (rt.stats().completed < 202) std::this_thread::yield();
+    const weft::runtime_stats s = rt.stats();
+    spawned = s.spawned;
+    EXPECT_EQ(s.alive, 0u);
+  }
+  EXPECT_EQ(ran.load(), 201);
+  EXPECT_EQ(spawned, 202u);  // the block_on fiber, 100 + 100 + 1 detached
 }
 
 TEST(Runtime, DoneReportsCompletion) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -85,16 +86,32 @@ class runtime {
   /// are decay-copied, as by std::thread.
   template <class F, class... A>
   join_handle<detail::spawn_result_t<F, A...>> spawn(F&& fn, A&&... args) {
-    return make_handle(
-        detail::spawn_task(*core_, nullptr, std::forward<F>(fn), std::forward<A>(args)...));
+    return make_handle(detail::spawn_task(*core_, nullptr, detail::spawn_kind::joinable,
+                                          std::forward<F>(fn), std::forward<A>(args)...));
   }
   /// As spawn(fn, args...), with a name and stack size for the fiber.
   /// Throws std::invalid_argument for a stack_size out of range.
   template <class F, class... A>
   join_handle<detail::spawn_result_t<F, A...>> spawn(const spawn_options& opts, F&& fn,
                                                      A&&... args) {
-    return make_handle(
-        detail::spawn_task(*core_, &opts, std::forward<F>(fn), std::forward<A>(args)...));
+    return make_handle(detail::spawn_task(*core_, &opts, detail::spawn_kind::joinable,
+                                          std::forward<F>(fn), std::forward<A>(args)...));
+  }
+
+  /// Fire and forget: as spawn(fn, args...).detach(), without a handle,
+  /// and cheaper (nothing is shared with the new fiber after it starts).
+  /// An exception escaping it is reported as for any detached fiber.
+  template <class F, class... A>
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>
+  void spawn_detached(F&& fn, A&&... args) {
+    detail::spawn_task(*core_, nullptr, detail::spawn_kind::detached, std::forward<F>(fn),
+                       std::forward<A>(args)...);
+  }
+  /// As spawn_detached(fn, args...), with a name and stack size for the fiber.
+  template <class F, class... A>
+  void spawn_detached(const spawn_options& opts, F&& fn, A&&... args) {
+    detail::spawn_task(*core_, &opts, detail::spawn_kind::detached, std::forward<F>(fn),
+                       std::forward<A>(args)...);
   }
 
   /// Runs F as a fiber on this runtime and waits for it from the calling

@@ -36,15 +36,14 @@ class thread_pool {
     auto* state = new detail::future_state<R>();  // refs: the future's and the task's
     pending_.add(1);
     try {
-      rt_.spawn(
-             [this, state](std::decay_t<F> f, std::decay_t<A>... a) {
-               state->run(f, a...);
-               detail::future_publish(*state);
-               detail::future_release(state);
-               pending_.done();
-             },
-             std::forward<F>(fn), std::forward<A>(args)...)
-          .detach();
+      rt_.spawn_detached(
+          [this, state](std::decay_t<F> f, std::decay_t<A>... a) {
+            state->run(f, a...);
+            detail::future_publish(*state);
+            detail::future_release(state);
+            pending_.done();
+          },
+          std::forward<F>(fn), std::forward<A>(args)...);
     } catch (...) {
       pending_.done();
       delete state;
@@ -64,16 +63,15 @@ class thread_pool {
   void detach(F&& fn, A&&... args) {
     pending_.add(1);
     try {
-      rt_.spawn(
-             [this](std::decay_t<F> f, std::decay_t<A>... a) {
-               struct done_on_exit {
-                 wait_group& wg;
-                 ~done_on_exit() { wg.done(); }
-               } done{pending_};
-               std::invoke(f, a...);
-             },
-             std::forward<F>(fn), std::forward<A>(args)...)
-          .detach();
+      rt_.spawn_detached(
+          [this](std::decay_t<F> f, std::decay_t<A>... a) {
+            struct done_on_exit {
+              wait_group& wg;
+              ~done_on_exit() { wg.done(); }
+            } done{pending_};
+            std::invoke(f, a...);
+          },
+          std::forward<F>(fn), std::forward<A>(args)...);
     } catch (...) {
       pending_.done();
       throw;

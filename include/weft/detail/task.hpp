@@ -123,17 +123,22 @@ struct fiber_allocation {
 };
 fiber_allocation allocate_fiber(runtime_core& core, const spawn_options* opts,
                                 std::size_t task_size, std::size_t task_align);
-/// Makes the fiber runnable; from now on the runtime owns one reference and
-/// the join handle the other. Any thread.
-void start_fiber(fiber* f, task_base* body);
+/// Whether a new fiber gets a join handle.
+enum class spawn_kind : bool { joinable, detached };
+/// Makes the fiber runnable; from now on the runtime owns one reference and,
+/// for `joinable`, the join handle the other. A `detached` fiber starts as
+/// if its handle had been detached already. Any thread.
+void start_fiber(fiber* f, task_base* body, spawn_kind kind);
 /// Frees a fiber whose task was never constructed. Any thread.
 void discard_fiber(fiber* f) noexcept;
 
 /// Builds the task for F(A...) and starts it as a new fiber on `core`.
+/// For spawn_kind::detached the returned pointers must not be used.
 template <class F, class... A>
 std::pair<fiber*, task_result<spawn_result_t<F, A...>>*> spawn_task(runtime_core& core,
                                                                     const spawn_options* opts,
-                                                                    F&& fn, A&&... args) {
+                                                                    spawn_kind kind, F&& fn,
+                                                                    A&&... args) {
   using R = spawn_result_t<F, A...>;
   using body_type = task<R, std::decay_t<F>, std::decay_t<A>...>;
   const fiber_allocation block = allocate_fiber(core, opts, sizeof(body_type), alignof(body_type));
@@ -144,7 +149,7 @@ std::pair<fiber*, task_result<spawn_result_t<F, A...>>*> spawn_task(runtime_core
     discard_fiber(block.handle);
     throw;
   }
-  start_fiber(block.handle, body);
+  start_fiber(block.handle, body, kind);
   return {block.handle, body};
 }
 
