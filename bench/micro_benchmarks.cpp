@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "local_queue.hpp"
+#include "scheduler/local_queue.hpp"
 #include "weft/weft.hpp"
 
 namespace {

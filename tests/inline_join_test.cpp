@@ -1,4 +1,4 @@
-// Inline joins (runtime/inline_join.hpp): a child joined before it started,
+// Inline joins (runtime/scheduler/inline_join.hpp): a child joined before it started,
 // whose spawn entry is still in the deque of the joiner's worker, runs on the
 // joiner's stack as a plain call. It must stay a full fiber: it may park, its
 // exception reaches join(), runtime::fibers() lists it as itself, an overflow

@@ -1,5 +1,5 @@
 // The per-runtime epoll sets and their harvest by idle workers
-// (runtime/io_poller.hpp): fibers of two runtimes waiting on one
+// (runtime/io/io_poller.hpp): fibers of two runtimes waiting on one
 // descriptor, a runtime destroyed while another runtime's fiber waits on a
 // descriptor registered in its set, a worker blocked in epoll woken for
 // ordinary work and for timers, I/O harvested while every worker is busy,

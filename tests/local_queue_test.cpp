@@ -1,10 +1,10 @@
-// White-box tests for weft::detail::local_queue (runtime/local_queue.hpp).
+// White-box tests for weft::detail::local_queue (runtime/scheduler/local_queue.hpp).
 //
 // The concurrent tests carry pointers to items whose payload is a plain (non-atomic) field written
 // by the owner just before push() and read by whoever takes the item: under ThreadSanitizer this
 // checks that the queue publishes the data behind the pointers, not just the pointers.
 
-#include "local_queue.hpp"
+#include "scheduler/local_queue.hpp"
 
 #include <gtest/gtest.h>
 

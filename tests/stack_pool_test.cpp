@@ -1,5 +1,5 @@
 // White-box tests of fiber stacks: sizes, reuse, guards.
-#include "stack_pool.hpp"
+#include "fiber/stack_pool.hpp"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "timers.hpp"
+#include "scheduler/timers.hpp"
 
 namespace {
 

@@ -19,7 +19,7 @@ namespace weft {
 namespace detail {
 
 /// The untyped part of a future's shared state; waiting and publishing are
-/// compiled (runtime/future.cpp). Two references: the future's and the
+/// compiled (runtime/sync/future.cpp). Two references: the future's and the
 /// producer's.
 class future_core {
  public:

@@ -56,7 +56,7 @@ class mutex {
 
   /// bit 0: locked; bit 1: the wait list may hold waiters (set and cleared
   /// under the list's lock); bit 2: a woken waiter has not retried yet;
-  /// bit 3: the list's head asks for a hand-off (runtime/mutex.cpp).
+  /// bit 3: the list's head asks for a hand-off (runtime/sync/mutex.cpp).
   std::atomic<std::uint32_t> state_{0};
   /// The state lock() left, read by unlock() as its first guess; written
   /// and read by the holder only (ordered by the lock itself).

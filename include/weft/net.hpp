@@ -15,7 +15,7 @@ namespace weft::net {
 namespace detail {
 /// What wait_readable / wait_writable wait for.
 enum class readiness : std::uint8_t { readable, writable };
-/// Compiled core of wait_readable / wait_writable (runtime/net.cpp).
+/// Compiled core of wait_readable / wait_writable (runtime/io/net.cpp).
 bool wait_fd(int fd, readiness what, weft::detail::steady_time deadline);
 }  // namespace detail
 
@@ -109,7 +109,7 @@ class tcp_stream {
   void write_all_until(std::span<const std::byte> data, weft::detail::steady_time deadline);
 
   /// The descriptor, -1 when closed; atomic because close() may race with
-  /// calls on other fibers (see runtime/poller.hpp).
+  /// calls on other fibers (see runtime/io/poller.hpp).
   std::atomic<int> fd_{-1};
 };
 

@@ -1,5 +1,5 @@
 // Internal: the untyped channel core that weft::channel<T> and weft::select
-// forward to (runtime/channel.cpp). Not part of the API.
+// forward to (runtime/sync/channel.cpp). Not part of the API.
 #pragma once
 
 #include <cstddef>

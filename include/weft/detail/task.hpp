@@ -16,9 +16,9 @@ struct spawn_options;
 
 namespace weft::detail {
 
-/// Opaque: one runtime's scheduler state (runtime/runtime_core.hpp).
+/// Opaque: one runtime's scheduler state (runtime/scheduler/runtime_core.hpp).
 class runtime_core;
-/// Opaque: the scheduler's record of one fiber (runtime/fiber.hpp).
+/// Opaque: the scheduler's record of one fiber (runtime/fiber/fiber.hpp).
 struct fiber;
 
 /// What a fiber runs: the user's callable and, after it ran, its outcome.

@@ -1,6 +1,6 @@
 // Internal: the wait list every synchronization object embeds. Its layout is
 // here so objects can hold it by value; its operations live in the library
-// (runtime/waiting.hpp). Not part of the API.
+// (runtime/sync/waiting.hpp). Not part of the API.
 #pragma once
 
 #include <atomic>
@@ -8,7 +8,7 @@
 
 namespace weft::detail {
 
-/// Opaque: one waiting operation's entry in one wait list (runtime/waiting.hpp).
+/// Opaque: one waiting operation's entry in one wait list (runtime/sync/waiting.hpp).
 struct waiter_node;
 
 /// A FIFO of waiting fibers and threads, guarded by its own spinlock (which

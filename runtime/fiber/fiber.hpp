@@ -1,0 +1,141 @@
+// fiber: the scheduler's record of one fiber, its life-cycle states, the
+// join protocol and its lifetime.
+//
+// Life cycle (every transition goes through set_state, which checks the
+// `from` state when WEFT_DEBUG_CHECKS is on):
+//
+//   created --first run--> running --park--> parked --make_ready--> ready
+//                            ^  |                                     |
+//                            |  +--yield--> ready                     |
+//                            +-------------resume---------------------+
+//                          running --body returned--> done
+//
+// Memory: one allocation holds the record and, behind it, the task (the
+// callable and its outcome). Two references keep it alive: the join handle's
+// and the fiber's own; the fiber's is dropped by the context that runs after
+// the fiber's last switch, once nothing will touch its stack again.
+//
+// Join protocol (join_bits, one atomic word):
+//   finished  set by the finishing fiber after the outcome is stored
+//   joiner    set by a joiner after it stored `joiner`
+//   detached  set when the handle goes away without a join
+// Whoever sets the second of {finished, joiner} wakes (finisher) or does not
+// wait (joiner); whoever sets the second of {finished, detached} reports an
+// escaped exception. Both sides use acq_rel RMWs on the one word, so the
+// outcome and `joiner` written before are visible to the other side.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fiber/context.hpp"
+#include "fiber/stack_pool.hpp"
+#include "weft/detail/task.hpp"
+#include "weft/runtime.hpp"
+
+namespace weft::detail {
+
+struct waiter;
+
+/// fiber::spawn_worker of a fiber that is in no worker's deque.
+inline constexpr std::uint32_t no_worker = ~std::uint32_t{0};
+
+/// Scheduler states of a fiber.
+enum class run_state : std::uint8_t { created, ready, running, parked, done };
+
+/// Bits of fiber::join_bits.
+enum join_bit : std::uint32_t { finished = 1, has_joiner = 2, detached = 4 };
+
+struct fiber {
+  fiber(runtime_core& owner, std::uint64_t fiber_id, std::string fiber_name,
+        std::size_t requested_stack) noexcept
+      : core(owner), id(fiber_id), stack_request(requested_stack), name(std::move(fiber_name)) {}
+
+  // ---- scheduling: touched only by the worker running or resuming it
+  context_handle context = nullptr;  ///< saved context while switched out; null before first run
+  fiber_stack stack;                 ///< attached at first run, released after the last switch
+  void* tsan_fiber = nullptr;        ///< ThreadSanitizer's state for this fiber (TSan builds)
+  task_base* body = nullptr;
+  runtime_core& core;
+  fiber* next_in_list = nullptr;  ///< intrusive link for the worker's yield FIFO
+  std::atomic<run_state> state{run_state::created};
+
+  // ---- identity (immutable after spawn)
+  const std::uint64_t id;
+  const std::size_t stack_request;  ///< 0: the runtime's default
+  const std::string name;
+
+  // ---- why it waits (read by runtime::fibers() from any thread; relaxed:
+  // a snapshot that may be slightly stale is all enumeration promises)
+  std::atomic<wait_kind> waiting_on{wait_kind::none};
+  std::atomic<const void*> wait_object{nullptr};
+  std::atomic<std::int64_t> wait_since_ns{0};
+
+  // ---- inline joins (inline_join.hpp)
+  /// The worker whose deque holds this fiber's spawn entry; no_worker when it
+  /// was spawned from outside. Written before the push that publishes it.
+  std::uint32_t spawn_worker = no_worker;
+  /// Won by whoever starts the fiber from its spawn entry other than by the
+  /// deque owner's pop: a thief that stole the entry, or a joiner on the
+  /// owner's thread that runs it inline. An entry whose fiber was claimed is
+  /// a tombstone: its taker only drops the entry's reference.
+  std::atomic<bool> start_claimed{false};
+  /// The fiber whose join() runs this one on its own stack; nullptr unless
+  /// it runs inline. Read by the stack-overflow report.
+  const fiber* inline_host = nullptr;
+
+  // ---- join protocol and lifetime
+  std::atomic<std::uint32_t> join_bits{0};
+  waiter* joiner = nullptr;  ///< valid once has_joiner is set
+  /// The join handle's and the fiber's own (held by its spawn entry until a
+  /// worker takes that, then by the worker that runs it until it retires).
+  std::atomic<std::uint32_t> refs{2};
+  std::size_t allocation_bytes = 0;  ///< size of the record+task block (block_cache)
+  std::size_t allocation_align = 0;  ///< its alignment
+
+  // ---- live-fiber registry (registry.hpp: its shard's owner, or an inspector)
+  bool registered = false;  ///< linked yet (set once, by the spawning or adopting worker)
+  fiber* registry_prev = nullptr;
+  fiber* registry_next = nullptr;
+  fiber* ended_next = nullptr;  ///< link in the shard's stack of fibers that ended elsewhere
+  std::uint32_t registry_shard = 0;
+};
+
+/// Prints "weft: fiber <id>: bad state transition ..." and aborts.
+[[noreturn]] void report_bad_transition(const fiber& f, run_state actual, run_state from,
+                                        run_state to) noexcept;
+
+/// Moves `f` to `to`; with WEFT_DEBUG_CHECKS, aborts with a message unless
+/// it was in `from`. The store is release: runtime::fibers() reads it with
+/// acquire, and worker::take_injected relies on it to publish a fiber passed
+/// through the inject queue (see there).
+inline void set_state(fiber& f, run_state from, run_state to) noexcept {
+#ifdef WEFT_DEBUG_CHECKS
+  const run_state actual = f.state.load(std::memory_order_relaxed);
+  if (actual != from) report_bad_transition(f, actual, from, to);
+#else
+  (void)from;
+#endif
+  f.state.store(to, std::memory_order_release);
+}
+
+/// Records what the fiber is about to wait on.
+void set_wait_reason(fiber& f, wait_kind kind, const void* object) noexcept;
+void clear_wait_reason(fiber& f) noexcept;
+
+/// Called by the finishing fiber after its body returned: publishes the
+/// outcome, wakes the joiner, reports an exception of a detached fiber.
+void publish_outcome(fiber& f) noexcept;
+
+/// Drops one reference; frees the record and task with the last.
+void release_reference(fiber& f) noexcept;
+
+/// Prints "weft: fiber <id> "<name>" ..." and the exception, then terminates.
+[[noreturn]] void report_escaped_exception(const fiber& f) noexcept;
+
+/// Steady-clock nanoseconds, the time base of timers and wait reasons.
+std::int64_t steady_now_ns() noexcept;
+
+}  // namespace weft::detail

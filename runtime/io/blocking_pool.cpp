@@ -1,0 +1,92 @@
+// The blocking pool behind weft::blocking: plain threads, started on
+// demand up to blocking_pool_max_threads, that run calls which would block
+// a worker. Jobs queue FIFO under a std::mutex (the calls themselves take
+// micro- to milliseconds; the queue is never the bottleneck). A thread idle
+// for `idle_exit` leaves. The pool lives for the whole process (never
+// destroyed, so no exit-time ordering problem with threads still running).
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "scheduler/park.hpp"
+#include "weft/blocking.hpp"
+#include "weft/future.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+// A guess: long enough that a steady trickle of calls reuses threads.
+constexpr auto idle_exit = std::chrono::seconds(30);
+
+// One call; the calling fiber waits on it as on a future (two references:
+// the caller's and the pool thread's).
+struct job final : future_core {
+  void (*fn)(void*) = nullptr;
+  void* arg = nullptr;
+};
+
+class blocking_pool {
+ public:
+  void submit(job* j) {
+    std::unique_lock<std::mutex> hold(lock_);
+    queue_.push_back(j);
+    if (idle_ == 0 && threads_ < blocking_pool_max_threads) {
+      ++threads_;
+      std::thread([this] { run(); }).detach();
+    } else {
+      ready_.notify_one();
+    }
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> hold(lock_);
+    for (;;) {
+      while (queue_.empty()) {
+        ++idle_;
+        const bool woke = ready_.wait_for(hold, idle_exit, [this] { return !queue_.empty(); });
+        --idle_;
+        if (!woke) {
+          --threads_;
+          return;
+        }
+      }
+      job* j = queue_.front();
+      queue_.pop_front();
+      hold.unlock();
+      j->fn(j->arg);
+      future_publish(*j);
+      future_release(j);
+      hold.lock();
+    }
+  }
+
+  std::mutex lock_;
+  std::condition_variable ready_;
+  std::deque<job*> queue_;  // guarded by lock_
+  unsigned threads_ = 0;    // guarded by lock_
+  unsigned idle_ = 0;       // guarded by lock_
+};
+
+blocking_pool& pool() {
+  static blocking_pool* instance = new blocking_pool();  // never destroyed, see above
+  return *instance;
+}
+
+}  // namespace
+
+bool on_fiber() noexcept { return current_fiber() != nullptr; }
+
+void run_blocking(void (*fn)(void*), void* arg) {
+  auto* j = new job();
+  j->fn = fn;
+  j->arg = arg;
+  pool().submit(j);
+  future_wait(*j, steady_time::max());
+  future_release(j);
+}
+
+}  // namespace weft::detail

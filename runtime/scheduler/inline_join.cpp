@@ -1,0 +1,86 @@
+// Inline joins. See inline_join.hpp.
+#include "scheduler/inline_join.hpp"
+
+#include <cstddef>
+
+#include "fiber/fiber.hpp"
+#include "scheduler/runtime_core.hpp"
+#include "scheduler/worker.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+// Stack the inline run's own frames (this function, the task's run())
+// take beyond the child's stack size. Generous: sanitizers enlarge frames.
+constexpr std::ptrdiff_t inline_frames_margin = 4096;
+
+std::ptrdiff_t requested_stack(const fiber& f) noexcept {
+  return static_cast<std::ptrdiff_t>(f.stack_request != 0 ? f.stack_request
+                                                          : f.core.stacks.default_size());
+}
+
+}  // namespace
+
+bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept {
+  // Relaxed: claims are made only on the thread of the worker whose deque
+  // received the spawn entry (worker.hpp), and if that worker started the
+  // child itself, it wrote `state` on this thread; a thief's start is
+  // caught by the exchange in claim_unstarted.
+  if (&child.core != &here.core() || child.spawn_worker != here.index() ||
+      child.state.load(std::memory_order_relaxed) != run_state::created) {
+    return false;
+  }
+  const auto* frame = static_cast<const std::byte*>(__builtin_frame_address(0));
+  if (frame - joiner.stack.bottom < requested_stack(child) + inline_frames_margin) return false;
+  const worker::spawn_claim claim = here.claim_unstarted(child);
+  if (claim == worker::spawn_claim::none) return false;
+
+  // The child extends the joiner's stack: a switch that resumes it after a
+  // park resumes that stack, and an overflow hits that stack's guard.
+  child.stack = joiner.stack;
+  child.tsan_fiber = joiner.tsan_fiber;
+  child.inline_host = &joiner;
+  set_wait_reason(joiner, wait_kind::join, &child);
+  set_state(joiner, run_state::running, run_state::parked);
+  set_state(child, run_state::created, run_state::running);
+  here.set_running(&child);
+  // A new fiber has caught nothing, even when its joiner joins inside a
+  // catch block (fiber_entry); the joiner's caught exceptions come back after.
+  const exception_state joiners_exceptions = here.exceptions();
+  here.exceptions() = exception_state{};
+
+  child.body->run();
+
+  // The child may have parked and been resumed on another worker.
+  worker* const now = worker::current();
+  now->exceptions() = joiners_exceptions;
+  worker_counters::bump(now->counters().completed);  // before join() can return
+  child.stack = fiber_stack{};
+  child.tsan_fiber = nullptr;
+  child.inline_host = nullptr;
+  set_state(child, run_state::running, run_state::done);
+  // A plain store: no joiner registered (the joiner is here) and no handle
+  // detaches (it is the joiner's). release: pairs with join_fiber()'s and
+  // done()'s acquire loads.
+  child.join_bits.store(finished, std::memory_order_release);
+  now->set_running(&joiner);
+  set_state(joiner, run_state::parked, run_state::running);
+  clear_wait_reason(joiner);
+  const bool unlinked = child.core.registry.remove(child, now->index());
+  // A removed entry's reference is ours to drop. Unless the registry took
+  // one too (the child ended on another worker), a plain store: nobody else
+  // holds one but the handle, which the joiner holds (join() drops it).
+  // A tombstone's reference is dropped by whoever takes it.
+  if (claim == worker::spawn_claim::removed) {
+    if (unlinked) {
+      child.refs.store(1, std::memory_order_relaxed);
+    } else {
+      release_reference(child);
+    }
+  }
+  now->drop_claimed_tail();
+  return true;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,48 @@
+// Parking fibers and blocking threads. See park.hpp.
+#include "scheduler/park.hpp"
+
+#include "fiber/fiber.hpp"
+#include "platform/futex.hpp"
+#include "scheduler/runtime_core.hpp"
+#include "scheduler/worker.hpp"
+
+namespace weft::detail {
+
+fiber* current_fiber() noexcept {
+  const worker* w = worker::current();
+  return w ? w->running() : nullptr;
+}
+
+bool other_fibers_ready() noexcept {
+  const worker* w = worker::current();
+  return w != nullptr && w->has_ready_fibers();
+}
+
+void park_current(park_commit commit, void* arg, wait_kind why, const void* object) {
+  fiber* self = current_fiber();
+  set_wait_reason(*self, why, object);
+  worker::park_current(commit, arg);
+  clear_wait_reason(*self);
+}
+
+void make_ready(fiber* f) noexcept {
+  set_state(*f, run_state::parked, run_state::ready);
+  f->core.schedule_woken(f);
+}
+
+void wake(waiter& w) noexcept {
+  if (fiber* f = w.parked) {
+    make_ready(f);
+    return;
+  }
+  // release: pairs with the acquire load in block_until_woken(). After this
+  // store the waiter may return and free `w`; futex_wake only uses the address.
+  w.signal.store(1, std::memory_order_release);
+  futex_wake(w.signal, 1);
+}
+
+void block_until_woken(waiter& w) noexcept {
+  while (w.signal.load(std::memory_order_acquire) == 0) futex_wait(w.signal, 0);
+}
+
+}  // namespace weft::detail

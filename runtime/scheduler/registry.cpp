@@ -1,0 +1,245 @@
+// Live-fiber registry. See registry.hpp.
+#include "scheduler/registry.hpp"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "fiber/fiber.hpp"
+#include "platform/futex.hpp"
+
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_REGISTRY_LOCKED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_REGISTRY_LOCKED 1
+#endif
+#endif
+
+namespace weft::detail {
+
+namespace {
+
+// `done` is still running: it finished its body and is switching away for
+// good. `created` (never run) counts as ready.
+fiber_state public_state(run_state s) noexcept {
+  switch (s) {
+    case run_state::running:
+    case run_state::done:
+      return fiber_state::running;
+    case run_state::parked:
+      return fiber_state::parked;
+    default:
+      return fiber_state::ready;
+  }
+}
+
+// Whether owners may update without the lock (registry.hpp): the process
+// registered for expedited private membarrier. Once per process.
+bool asymmetric_fences_available() noexcept {
+#ifdef WEFT_REGISTRY_LOCKED
+  return false;
+#else
+  static const bool registered =
+      syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  return registered;
+#endif
+}
+
+// The inspector's half of the handshake: a full barrier on every CPU that
+// runs a thread of this process (and on this one).
+void heavy_fence() noexcept { syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0); }
+
+}  // namespace
+
+fiber_registry::fiber_registry(unsigned shards)
+    : shards_(std::make_unique<shard[]>(shards)),
+      shard_count_(shards),
+      asymmetric_(asymmetric_fences_available()) {}
+
+bool fiber_registry::owner_enter(shard& s) const noexcept {
+  if (!asymmetric_) {
+    s.lock.lock();
+    return true;
+  }
+  // relaxed, with only a compiler barrier between: membarrier() in
+  // inspect_begin orders them against the inspector (registry.hpp).
+  s.owner_inside.store(true, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (!s.inspected.load(std::memory_order_relaxed)) return false;
+  s.owner_inside.store(false, std::memory_order_release);
+  s.lock.lock();  // held by the inspector until it is done
+  return true;
+}
+
+void fiber_registry::owner_leave(shard& s, bool locked) noexcept {
+  if (locked) {
+    s.lock.unlock();
+  } else {
+    // release: pairs with inspect_begin's acquire load; the update is visible.
+    s.owner_inside.store(false, std::memory_order_release);
+  }
+}
+
+void fiber_registry::inspect_begin(shard& s) const noexcept {
+  s.lock.lock();
+  if (!asymmetric_) return;
+  s.inspected.store(true, std::memory_order_relaxed);
+  heavy_fence();
+  spin_backoff backoff;
+  // acquire: pairs with owner_leave's release store.
+  while (s.owner_inside.load(std::memory_order_acquire)) backoff.pause();
+}
+
+void fiber_registry::inspect_end(shard& s) const noexcept {
+  if (asymmetric_) s.inspected.store(false, std::memory_order_relaxed);
+  s.lock.unlock();  // release: an owner on the slow path sees our updates
+}
+
+void fiber_registry::link(shard& s, fiber& f) noexcept {
+  f.registry_prev = nullptr;
+  f.registry_next = s.head;
+  if (s.head) s.head->registry_prev = &f;
+  s.head = &f;
+}
+
+void fiber_registry::unlink(shard& s, fiber& f) noexcept {
+  if (f.registry_prev) {
+    f.registry_prev->registry_next = f.registry_next;
+  } else {
+    s.head = f.registry_next;
+  }
+  if (f.registry_next) f.registry_next->registry_prev = f.registry_prev;
+}
+
+fiber* fiber_registry::take_ended(shard& s) noexcept {
+  // The load spares the RMW when nothing ended elsewhere. seq_cst (a plain
+  // load on x86): in the drain, it pairs with the pushers' CAS and load of
+  // draining_ (registry.hpp). The exchange pairs with the pushers' CAS,
+  // making their records' links visible.
+  if (s.ended.load(std::memory_order_seq_cst) == nullptr) return nullptr;
+  fiber* list = s.ended.exchange(nullptr, std::memory_order_seq_cst);
+  for (fiber* f = list; f; f = f->ended_next) unlink(s, *f);
+  return list;
+}
+
+void fiber_registry::release_ended(fiber* list) noexcept {
+  while (list) {
+    fiber* next = list->ended_next;
+    release_reference(*list);  // the reference remove() took
+    list = next;
+  }
+}
+
+void fiber_registry::bump_drain_epoch() noexcept {
+  drain_epoch_.fetch_add(1, std::memory_order_release);
+  futex_wake(drain_epoch_, 1);
+}
+
+void fiber_registry::add(fiber& f, unsigned shard_index) {
+  shard& s = shards_[shard_index];
+  f.registry_shard = shard_index;
+  const bool locked = owner_enter(s);
+  fiber* ended = take_ended(s);
+  link(s, f);
+  const bool notify = ended && draining_.load(std::memory_order_relaxed);
+  owner_leave(s, locked);
+  release_ended(ended);
+  if (notify) bump_drain_epoch();
+}
+
+bool fiber_registry::remove(fiber& f, unsigned by) noexcept {
+  shard& s = shards_[f.registry_shard];
+  if (f.registry_shard != by) {
+    // Keeps the record alive while it stays linked; released by whoever
+    // unlinks it. relaxed: the caller holds a reference.
+    f.refs.fetch_add(1, std::memory_order_relaxed);
+    fiber* head = s.ended.load(std::memory_order_relaxed);
+    do {
+      f.ended_next = head;
+      // seq_cst: publishes the record to the taker's exchange, and orders
+      // the load of draining_ below against the drain's store (registry.hpp).
+    } while (!s.ended.compare_exchange_weak(head, &f, std::memory_order_seq_cst,
+                                            std::memory_order_relaxed));
+    if (draining_.load(std::memory_order_seq_cst)) bump_drain_epoch();
+    return false;
+  }
+  const bool locked = owner_enter(s);
+  fiber* ended = take_ended(s);
+  unlink(s, f);
+  // relaxed: ordered by the handshake (or the lock) with the drain's inspection.
+  const bool notify = draining_.load(std::memory_order_relaxed);
+  owner_leave(s, locked);
+  release_ended(ended);
+  if (notify) bump_drain_epoch();
+  return true;
+}
+
+void fiber_registry::unlink_ended(unsigned owner) noexcept {
+  shard& s = shards_[owner];
+  if (s.ended.load(std::memory_order_relaxed) == nullptr) return;
+  const bool locked = owner_enter(s);
+  fiber* ended = take_ended(s);
+  const bool notify = draining_.load(std::memory_order_relaxed);
+  owner_leave(s, locked);
+  release_ended(ended);
+  if (notify) bump_drain_epoch();
+}
+
+std::vector<fiber_info> fiber_registry::snapshot() const {
+  std::vector<fiber_info> out;
+  for (unsigned i = 0; i < shard_count_; ++i) {
+    shard& s = shards_[i];
+    inspect_begin(s);
+    fiber* ended = take_ended(s);
+    try {
+      for (const fiber* f = s.head; f; f = f->registry_next) {
+        fiber_info info;
+        info.id = fiber_id(f->id);
+        info.name = f->name;
+        info.state = public_state(f->state.load(std::memory_order_acquire));
+        info.waiting_on = f->waiting_on.load(std::memory_order_relaxed);
+        info.wait_object = f->wait_object.load(std::memory_order_relaxed);
+        info.waiting_since = std::chrono::steady_clock::time_point(
+            std::chrono::nanoseconds(f->wait_since_ns.load(std::memory_order_relaxed)));
+        out.push_back(std::move(info));
+      }
+    } catch (...) {
+      inspect_end(s);
+      release_ended(ended);
+      throw;
+    }
+    inspect_end(s);
+    release_ended(ended);
+  }
+  return out;
+}
+
+bool fiber_registry::empty() noexcept {
+  for (unsigned i = 0; i < shard_count_; ++i) {
+    shard& s = shards_[i];
+    inspect_begin(s);
+    fiber* ended = take_ended(s);
+    const bool shard_empty = s.head == nullptr;
+    inspect_end(s);
+    release_ended(ended);
+    if (!shard_empty) return false;
+  }
+  return true;
+}
+
+void fiber_registry::wait_until_empty(bool (*nothing_pending)(const void*),
+                                      const void* context) noexcept {
+  draining_.store(true, std::memory_order_seq_cst);
+  for (;;) {
+    const std::uint32_t epoch = drain_epoch_.load(std::memory_order_acquire);
+    // Pending first: a fiber counted as no longer pending is linked already
+    // (or retired), so the emptiness check below sees it.
+    if (nothing_pending(context) && empty()) return;
+    futex_wait(drain_epoch_, epoch);
+  }
+}
+
+}  // namespace weft::detail

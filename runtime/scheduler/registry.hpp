@@ -1,0 +1,105 @@
+// registry: every live fiber of a runtime, enumerable without stopping it,
+// and the wait for "no fiber left" that runtime shutdown needs.
+//
+// One shard per worker: an intrusive doubly-linked list of the fibers that
+// worker spawned or adopted. A fiber is linked when it is spawned (or, from
+// outside, adopted) and unlinked when it ends.
+//
+// Owner without a lock. Linking and unlinking are on every spawn's path, and
+// an uncontended lock there cost two atomic RMWs per fiber, a quarter of a
+// spawn-and-join (skynet, one worker). So a shard's owner worker updates it
+// without any: an asymmetric Dekker handshake against the rare reader.
+//   owner:     owner_inside = true; (compiler barrier); if inspected: take
+//              the lock instead (slow path); else update; owner_inside = false
+//   inspector: lock; inspected = true; membarrier(); wait until
+//              !owner_inside; read (and update); inspected = false; unlock
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) runs a full barrier on every
+// CPU that runs a thread of this process, so the owner's store and load
+// cannot both miss the inspector's: either the owner sees `inspected` and
+// queues on the lock, or the inspector sees `owner_inside` and waits for
+// the update to end. The inspector pays a system call; the owner pays
+// plain stores. Inspectors are enumeration (runtime::fibers()) and the
+// shutdown drain. Where membarrier is unavailable, and under
+// ThreadSanitizer (which cannot see its ordering), everyone takes the lock.
+//
+// Others' fibers. A fiber that ends on a worker that does not own its shard
+// (it was stolen, or parked and woken elsewhere) cannot unlink itself
+// there: it is pushed on the shard's `ended` stack (one CAS), still linked
+// and still holding its record's own reference. The owner unlinks them at
+// its next update of the shard and before it sleeps; an inspector unlinks
+// them before it reads. Such a fiber's record (and its callable) is freed
+// then, not when it ended.
+//
+// Drain: wait_until_empty() sets `draining_` and sleeps on an epoch futex;
+// whoever unlinks a fiber, or pushes one on an `ended` stack, while it reads
+// `draining_` set bumps the epoch. No wake-up is lost: the waiter stores
+// `draining_` before it inspects each shard, so an owner's update after the
+// waiter's membarrier reads `draining_` set (and a pusher's seq_cst CAS and
+// load pair with the waiter's seq_cst store and exchange).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "platform/spinlock.hpp"
+#include "weft/runtime.hpp"
+
+namespace weft::detail {
+
+struct fiber;
+
+class fiber_registry {
+ public:
+  explicit fiber_registry(unsigned shards);
+
+  /// Links `f` into `shard`. Only on the thread of the worker that owns it.
+  void add(fiber& f, unsigned shard);
+  /// Unlinks `f`, which ended, on the worker `by`. True if it was unlinked
+  /// now; false if it was queued for its shard's owner, which then drops
+  /// the record's own reference (the caller must not).
+  bool remove(fiber& f, unsigned by) noexcept;
+  /// Unlinks the fibers of shard `owner` that ended elsewhere (see above).
+  /// Only on the thread of the worker that owns it.
+  void unlink_ended(unsigned owner) noexcept;
+  /// A snapshot of every linked fiber.
+  [[nodiscard]] std::vector<fiber_info> snapshot() const;
+  [[nodiscard]] unsigned shard_count() const noexcept { return shard_count_; }
+  /// Blocks the calling plain thread until no fiber is linked and
+  /// `nothing_pending(context)` holds (fibers not yet linked: see
+  /// runtime_core). Re-checked whenever a fiber is removed.
+  void wait_until_empty(bool (*nothing_pending)(const void* context), const void* context) noexcept;
+
+ private:
+  struct alignas(64) shard {
+    spinlock lock;  // inspectors; owners on the slow path
+    std::atomic<bool> owner_inside{false};
+    std::atomic<bool> inspected{false};
+    fiber* head = nullptr;               // owner (fast path), or lock holder
+    std::atomic<fiber*> ended{nullptr};  // fibers to unlink, by fiber::ended_next
+  };
+  /// Enters / leaves an owner's update; true if it took the lock.
+  bool owner_enter(shard& s) const noexcept;
+  static void owner_leave(shard& s, bool locked) noexcept;
+  /// Enters / leaves an inspection: the owner is kept out.
+  void inspect_begin(shard& s) const noexcept;
+  void inspect_end(shard& s) const noexcept;
+  static void link(shard& s, fiber& f) noexcept;
+  static void unlink(shard& s, fiber& f) noexcept;
+  /// Unlinks the shard's ended fibers (owner or inspector inside) and
+  /// returns them, chained by ended_next, for the caller to release.
+  static fiber* take_ended(shard& s) noexcept;
+  static void release_ended(fiber* list) noexcept;
+  void bump_drain_epoch() noexcept;
+  /// Inspects every shard (unlinking ended fibers): none linked?
+  [[nodiscard]] bool empty() noexcept;
+
+  std::unique_ptr<shard[]> shards_;
+  const unsigned shard_count_;
+  const bool asymmetric_;  ///< owners update without the lock (see the top)
+  std::atomic<bool> draining_{false};
+  std::atomic<std::uint32_t> drain_epoch_{0};
+};
+
+}  // namespace weft::detail
