@@ -1,16 +1,16 @@
 // weft::runtime: a pool of worker threads running fibers, and spawn().
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <string>
+#include <iosfwd>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "weft/detail/task.hpp"
 #include "weft/fiber_id.hpp"
+#include "weft/fiber_info.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/options.hpp"
 
@@ -24,47 +24,6 @@ struct runtime_stats {
   std::uint64_t steals = 0;     ///< fibers taken from another worker's queue
   std::uint64_t parks = 0;      ///< times a fiber parked (join, sleep, any wait)
   std::size_t alive = 0;        ///< spawned and not yet finished
-};
-
-/// What a fiber is doing, as seen by runtime::fibers().
-enum class fiber_state {
-  ready,    ///< queued to run (new, woken or yielded)
-  running,  ///< on a worker now
-  parked,   ///< waiting; see fiber_info::waiting_on
-};
-
-/// Why a parked fiber waits. Later releases may add kinds; treat unknown ones as "other".
-enum class wait_kind {
-  none,                ///< not waiting
-  join,                ///< join_handle::join / runtime::block_on on another fiber
-  sleep,               ///< this_fiber::sleep_for / sleep_until
-  mutex,               ///< weft::mutex::lock
-  shared_mutex,        ///< weft::shared_mutex, shared or exclusive
-  condition_variable,  ///< weft::condition_variable::wait
-  semaphore,           ///< weft::semaphore::acquire
-  latch,               ///< weft::latch::wait
-  barrier,             ///< weft::barrier::arrive_and_wait
-  wait_group,          ///< weft::wait_group::wait
-  channel_send,        ///< weft::channel::send
-  channel_recv,        ///< weft::channel::recv
-  select,              ///< weft::select
-  future,              ///< weft::future::get / wait
-  blocking,            ///< weft::blocking: the call runs on a blocking-pool thread
-  task_group,          ///< weft::task_group::wait, parallel algorithms
-  io,                  ///< weft::net: waiting for a socket to become ready
-  other,               ///< any other parking wait
-};
-
-/// One live fiber, as enumerated by runtime::fibers().
-struct fiber_info {
-  fiber_id id;
-  std::string name;
-  fiber_state state = fiber_state::ready;
-  wait_kind waiting_on = wait_kind::none;
-  /// The object waited on (the joined fiber's record, ...); nullptr if none.
-  const void* wait_object = nullptr;
-  /// When the current wait began; meaningful while state == parked.
-  std::chrono::steady_clock::time_point waiting_since{};
 };
 
 /// A set of worker OS threads running fibers, each worker with its own
@@ -129,6 +88,14 @@ class runtime {
   /// Every live fiber (spawned, not finished) with its state and wait reason.
   /// Does not stop the runtime: fibers move on while it reads.
   [[nodiscard]] std::vector<fiber_info> fibers() const;
+  /// As fibers(), with fiber_detail::stacks also the stack of every parked
+  /// or ready fiber (unwound from where it switched out, symbolized from the
+  /// executable's symbol table and debug info). A fiber is kept from
+  /// resuming for the few microseconds its stack is read.
+  [[nodiscard]] std::vector<fiber_info> fibers(fiber_detail detail) const;
+  /// Writes every live fiber with its state, wait reason, whom it waits for,
+  /// how long, the worker, and its stack (see docs/diagnostics.md).
+  void dump(std::ostream& out) const;
 
   /// The runtime of the calling fiber; nullptr on a plain thread.
   static runtime* current() noexcept;

@@ -50,6 +50,8 @@ namespace {
 // To jump_fcontext the entry is indistinguishable from a call (the return
 // address is on the stack); the red zone is stepped over first, since this
 // function's frame may keep data below the stack pointer.
+constexpr std::uintptr_t entry_red_zone = 128;  // the `sub $128` below
+
 fctx::transfer_t jump_without_call(fctx::fcontext_t to, void* data) noexcept {
   fctx::transfer_t t;
   asm volatile(
@@ -69,6 +71,8 @@ fctx::transfer_t jump_without_call(fctx::fcontext_t to, void* data) noexcept {
   return t;
 }
 #else
+constexpr std::uintptr_t entry_red_zone = 0;  // entered with a plain call
+
 fctx::transfer_t jump_without_call(fctx::fcontext_t to, void* data) noexcept {
   return fctx::jump_fcontext(to, data);
 }
@@ -94,6 +98,30 @@ void forget_stack_frames(void* bottom, std::size_t size) noexcept {
   (void)size;
 #endif
 }
+
+#if defined(__x86_64__)
+// jump_fcontext (Boost.Context, x86-64 System V) saves, from the handle up:
+// MXCSR and the x87 control word (8 bytes), r12, r13, r14, r15, rbx, rbp,
+// then the return address its caller left; the caller resumes with the
+// stack pointer just above that. jump_without_call enters 128 bytes lower
+// (the red zone it steps over), which the unwind info of the code around
+// it does not know: report the pointer that code expects.
+[[gnu::no_sanitize_address]] bool read_saved_registers(context_handle ctx,
+                                                       saved_registers& out) noexcept {
+  const auto* slot = static_cast<const std::uintptr_t*>(ctx);
+  out.r12 = slot[1];
+  out.r13 = slot[2];
+  out.r14 = slot[3];
+  out.r15 = slot[4];
+  out.rbx = slot[5];
+  out.rbp = slot[6];
+  out.pc = slot[7];
+  out.sp = reinterpret_cast<std::uintptr_t>(slot + 8) + entry_red_zone;
+  return true;
+}
+#else
+bool read_saved_registers(context_handle, saved_registers&) noexcept { return false; }
+#endif
 
 context_handle make_context(void* top, std::size_t size) noexcept {
   return fctx::make_fcontext(top, size, &entry_trampoline);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace weft::detail {
 
@@ -48,6 +49,18 @@ context_handle make_context(void* top, std::size_t size) noexcept;
 /// stack is about to be recycled).
 transfer switch_context(context_handle to, const execution_stack& target, void* data,
                         bool leaving_forever = false) noexcept;
+
+/// Where a switched-out context resumes and the registers an unwinder
+/// needs to walk its stack from there (x86-64 System V: the callee-saved
+/// ones; the caller-saved are dead across the switch).
+struct saved_registers {
+  std::uintptr_t pc = 0;  ///< the return address into the code that switched
+  std::uintptr_t sp = 0;  ///< the stack pointer as that code's unwind info expects it
+  std::uintptr_t rbp = 0, rbx = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
+};
+/// Reads them from a suspended context, which must not be resumed
+/// meanwhile. False where the layout is unknown (other than x86-64).
+bool read_saved_registers(context_handle ctx, saved_registers& out) noexcept;
 
 /// The C++ runtime's per-thread exception state (Itanium ABI
 /// __cxa_eh_globals: the stack of caught exceptions and the count of

@@ -72,6 +72,13 @@ struct fiber {
   std::atomic<wait_kind> waiting_on{wait_kind::none};
   std::atomic<const void*> wait_object{nullptr};
   std::atomic<std::int64_t> wait_since_ns{0};
+  /// The worker that runs it or ran it last (written at each resume).
+  std::atomic<std::uint32_t> last_worker{0};
+
+  // ---- stack inspection (diagnostics/fiber_inspection.hpp)
+  /// Set by an inspector reading this fiber's stack; a worker about to
+  /// resume the fiber waits until it is clear again.
+  std::atomic<bool> inspected{false};
 
   // ---- inline joins (inline_join.hpp)
   /// The worker whose deque holds this fiber's spawn entry; no_worker when it
@@ -121,7 +128,8 @@ inline void set_state(fiber& f, run_state from, run_state to) noexcept {
   f.state.store(to, std::memory_order_release);
 }
 
-/// Records what the fiber is about to wait on.
+/// Records what the fiber is about to wait on (for wait_kind::join,
+/// `object` is the joined fiber's record).
 void set_wait_reason(fiber& f, wait_kind kind, const void* object) noexcept;
 void clear_wait_reason(fiber& f) noexcept;
 

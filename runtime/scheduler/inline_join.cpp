@@ -41,6 +41,10 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   child.stack = joiner.stack;
   child.tsan_fiber = joiner.tsan_fiber;
   child.inline_host = &joiner;
+  // The joiner's saved context is stale from here on (its stack runs the
+  // child): a stack dump must not unwind it (fiber_inspection.hpp). Its
+  // next switch away saves a new one.
+  joiner.context = nullptr;
   set_wait_reason(joiner, wait_kind::join, &child);
   set_state(joiner, run_state::running, run_state::parked);
   set_state(child, run_state::created, run_state::running);
@@ -68,12 +72,16 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   set_state(joiner, run_state::parked, run_state::running);
   clear_wait_reason(joiner);
   const bool unlinked = child.core.registry.remove(child, now->index());
-  // A removed entry's reference is ours to drop. Unless the registry took
-  // one too (the child ended on another worker), a plain store: nobody else
-  // holds one but the handle, which the joiner holds (join() drops it).
+  // A removed entry's reference is ours to drop. Once unlinked, the record
+  // is out of reach of new references (a stack dump takes one only from a
+  // linked fiber: registry.hpp), so if the count is 2 it is the handle's,
+  // which the joiner holds (join() drops it), and ours: a plain store. A
+  // dump's reference still held, or the registry's (the child ended on
+  // another worker), may be dropped concurrently: an RMW then.
   // A tombstone's reference is dropped by whoever takes it.
   if (claim == worker::spawn_claim::removed) {
-    if (unlinked) {
+    // acquire: as release_reference's load, it sees every earlier release.
+    if (unlinked && child.refs.load(std::memory_order_acquire) == 2) {
       child.refs.store(1, std::memory_order_relaxed);
     } else {
       release_reference(child);

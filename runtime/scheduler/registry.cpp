@@ -1,13 +1,11 @@
 // Live-fiber registry. See registry.hpp.
 #include "scheduler/registry.hpp"
 
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <unordered_map>
 
 #include "fiber/fiber.hpp"
+#include "platform/asymmetric_fence.hpp"
 #include "platform/futex.hpp"
 
 #if defined(__SANITIZE_THREAD__)
@@ -36,28 +34,22 @@ fiber_state public_state(run_state s) noexcept {
   }
 }
 
-// Whether owners may update without the lock (registry.hpp): the process
-// registered for expedited private membarrier. Once per process.
-bool asymmetric_fences_available() noexcept {
+// Whether owners may update without the lock (registry.hpp). Not under
+// ThreadSanitizer, which cannot see the ordering membarrier gives.
+bool asymmetric_updates() noexcept {
 #ifdef WEFT_REGISTRY_LOCKED
   return false;
 #else
-  static const bool registered =
-      syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-  return registered;
+  return asymmetric_fence_available();
 #endif
 }
-
-// The inspector's half of the handshake: a full barrier on every CPU that
-// runs a thread of this process (and on this one).
-void heavy_fence() noexcept { syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0); }
 
 }  // namespace
 
 fiber_registry::fiber_registry(unsigned shards)
     : shards_(std::make_unique<shard[]>(shards)),
       shard_count_(shards),
-      asymmetric_(asymmetric_fences_available()) {}
+      asymmetric_(asymmetric_updates()) {}
 
 bool fiber_registry::owner_enter(shard& s) const noexcept {
   if (!asymmetric_) {
@@ -68,7 +60,10 @@ bool fiber_registry::owner_enter(shard& s) const noexcept {
   // inspect_begin orders them against the inspector (registry.hpp).
   s.owner_inside.store(true, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (!s.inspected.load(std::memory_order_relaxed)) return false;
+  // acquire: reading an inspection's end (inspect_end's release) orders
+  // what that inspector did before, such as retain_all()'s references,
+  // before our update.
+  if (!s.inspected.load(std::memory_order_acquire)) return false;
   s.owner_inside.store(false, std::memory_order_release);
   s.lock.lock();  // held by the inspector until it is done
   return true;
@@ -94,7 +89,7 @@ void fiber_registry::inspect_begin(shard& s) const noexcept {
 }
 
 void fiber_registry::inspect_end(shard& s) const noexcept {
-  if (asymmetric_) s.inspected.store(false, std::memory_order_relaxed);
+  if (asymmetric_) s.inspected.store(false, std::memory_order_release);  // see owner_enter
   s.lock.unlock();  // release: an owner on the slow path sees our updates
 }
 
@@ -188,24 +183,44 @@ void fiber_registry::unlink_ended(unsigned owner) noexcept {
   if (notify) bump_drain_epoch();
 }
 
-std::vector<fiber_info> fiber_registry::snapshot() const {
-  std::vector<fiber_info> out;
+fiber_info fiber_registry::describe(const fiber& f) {
+  fiber_info info;
+  info.id = fiber_id(f.id);
+  info.name = f.name;
+  info.state = public_state(f.state.load(std::memory_order_acquire));
+  info.waiting_on = f.waiting_on.load(std::memory_order_relaxed);
+  info.wait_object = f.wait_object.load(std::memory_order_relaxed);
+  info.waiting_since = std::chrono::steady_clock::time_point(
+      std::chrono::nanoseconds(f.wait_since_ns.load(std::memory_order_relaxed)));
+  info.worker = f.last_worker.load(std::memory_order_relaxed);
+  return info;
+}
+
+void fiber_registry::resolve_blocked_by(const std::vector<const fiber*>& records,
+                                        std::vector<fiber_info>& infos) {
+  // A join waits on the joined fiber's record: named by its id when that
+  // fiber is among the ones listed. Records are only compared, never read:
+  // one that ended since may be freed. The answer may be stale (the wait
+  // may have ended meanwhile), as everything in a snapshot.
+  std::unordered_map<const void*, fiber_id> ids;
+  ids.reserve(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) ids.emplace(records[i], infos[i].id);
+  for (fiber_info& info : infos) {
+    if (info.waiting_on != wait_kind::join) continue;
+    if (const auto found = ids.find(info.wait_object); found != ids.end()) {
+      info.blocked_by = found->second;
+    }
+  }
+}
+
+template <class Visit>
+void fiber_registry::for_each_linked(Visit visit) const {
   for (unsigned i = 0; i < shard_count_; ++i) {
     shard& s = shards_[i];
     inspect_begin(s);
     fiber* ended = take_ended(s);
     try {
-      for (const fiber* f = s.head; f; f = f->registry_next) {
-        fiber_info info;
-        info.id = fiber_id(f->id);
-        info.name = f->name;
-        info.state = public_state(f->state.load(std::memory_order_acquire));
-        info.waiting_on = f->waiting_on.load(std::memory_order_relaxed);
-        info.wait_object = f->wait_object.load(std::memory_order_relaxed);
-        info.waiting_since = std::chrono::steady_clock::time_point(
-            std::chrono::nanoseconds(f->wait_since_ns.load(std::memory_order_relaxed)));
-        out.push_back(std::move(info));
-      }
+      for (fiber* f = s.head; f; f = f->registry_next) visit(*f);
     } catch (...) {
       inspect_end(s);
       release_ended(ended);
@@ -213,6 +228,34 @@ std::vector<fiber_info> fiber_registry::snapshot() const {
     }
     inspect_end(s);
     release_ended(ended);
+  }
+}
+
+std::vector<fiber_info> fiber_registry::snapshot() const {
+  std::vector<fiber_info> out;
+  std::vector<const fiber*> records;
+  for_each_linked([&](const fiber& f) {
+    out.push_back(describe(f));
+    records.push_back(&f);
+  });
+  resolve_blocked_by(records, out);
+  return out;
+}
+
+std::vector<fiber*> fiber_registry::retain_all() const {
+  std::vector<fiber*> out;
+  try {
+    for_each_linked([&out](fiber& f) {
+      out.push_back(&f);
+      // A linked fiber still holds its own reference, which is dropped only
+      // after it is unlinked, and the shard's owner cannot unlink it while
+      // we inspect: the count is at least 1 and cannot reach 0 meanwhile.
+      // relaxed: the reference itself orders nothing.
+      f.refs.fetch_add(1, std::memory_order_relaxed);
+    });
+  } catch (...) {
+    for (fiber* f : out) release_reference(*f);
+    throw;
   }
   return out;
 }

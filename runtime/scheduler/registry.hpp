@@ -65,6 +65,16 @@ class fiber_registry {
   void unlink_ended(unsigned owner) noexcept;
   /// A snapshot of every linked fiber.
   [[nodiscard]] std::vector<fiber_info> snapshot() const;
+  /// Every linked fiber, each with one more reference, which the caller
+  /// drops with release_reference(): the records stay readable after the
+  /// inspection (stack dumps read them long after).
+  [[nodiscard]] std::vector<fiber*> retain_all() const;
+  /// What fibers() reports about `f` (relaxed reads: a snapshot), but
+  /// blocked_by, which needs the others.
+  [[nodiscard]] static fiber_info describe(const fiber& f);
+  /// Fills blocked_by of `infos`, which describe `records` (same order).
+  static void resolve_blocked_by(const std::vector<const fiber*>& records,
+                                 std::vector<fiber_info>& infos);
   [[nodiscard]] unsigned shard_count() const noexcept { return shard_count_; }
   /// Blocks the calling plain thread until no fiber is linked and
   /// `nothing_pending(context)` holds (fibers not yet linked: see
@@ -79,6 +89,9 @@ class fiber_registry {
     fiber* head = nullptr;               // owner (fast path), or lock holder
     std::atomic<fiber*> ended{nullptr};  // fibers to unlink, by fiber::ended_next
   };
+  /// Calls visit(fiber&) for every linked fiber, one shard inspected at a time.
+  template <class Visit>
+  void for_each_linked(Visit visit) const;
   /// Enters / leaves an owner's update; true if it took the lock.
   bool owner_enter(shard& s) const noexcept;
   static void owner_leave(shard& s, bool locked) noexcept;

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "diagnostics/fiber_dump.hpp"
 #include "fiber/fiber.hpp"
 #include "fiber/stack_overflow.hpp"
 #include "io/io_poller.hpp"
@@ -46,6 +47,7 @@ runtime_core::runtime_core(runtime& rt, options validated)
       idle(opts.workers, &wake_worker, this),
       stacks(opts.stack_size),
       registry(opts.workers) {
+  apply_diagnostics_environment();
   install_stack_overflow_handler();
   workers_.reserve(opts.workers);
   for (unsigned i = 0; i < opts.workers; ++i) {
@@ -59,6 +61,7 @@ runtime_core::runtime_core(runtime& rt, options validated)
     for (auto& w : workers_) w->join();
     throw;
   }
+  list_runtime(*this);
 }
 
 runtime_core::~runtime_core() {
@@ -88,6 +91,7 @@ runtime_core::~runtime_core() {
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->unpark();
   for (auto& w : workers_) w->join();
+  unlist_runtime(*this);
   delete io_if_started();  // no worker harvests any more (io_poller.hpp, "Teardown")
 }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "diagnostics/fiber_inspection.hpp"
 #include "fiber/fiber.hpp"
 #include "fiber/stack_overflow.hpp"
 #include "io/io_poller.hpp"
@@ -616,7 +617,9 @@ void worker::unpark() noexcept {
       set_state(*next, run_state::created, run_state::running);
     } else {
       set_state(*next, run_state::ready, run_state::running);
+      wait_while_inspected(*next);  // a dump may be reading its stack
     }
+    next->last_worker.store(self->index_, std::memory_order_relaxed);
     self->running_ = next;
     const execution_stack target{next->stack.bottom, next->stack.size, next->tsan_fiber};
     t = switch_context(next->context, target, &record, leaving_forever);

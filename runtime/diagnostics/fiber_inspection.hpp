@@ -1,0 +1,55 @@
+// fiber_inspection: reading the stacks of switched-out fibers while the
+// workers run on, without a lock on any scheduling path.
+//
+// A parked or ready fiber's stack is frozen only until a worker resumes it.
+// The inspector keeps resumers out while it reads, with the asymmetric
+// Dekker handshake of platform/asymmetric_fence.hpp:
+//   resumer:   state = running (store, in switch_to); compiler barrier;
+//              if inspected: wait until it is clear (acquire); switch to it
+//   inspector: inspected = true; heavy_fence(); state (acquire load):
+//              parked or ready with a saved context → read the stack;
+//              inspected = false (release)
+// Either the resumer sees `inspected` and waits, or the inspector sees
+// `running` and leaves the stack alone: a stack is never read while it
+// runs. The resumer pays one load of a line it has just written. The
+// inspector pins fibers in batches (one heavy fence per batch), so a
+// resumer waits at most for one batch's unwinding, microseconds per fiber.
+//
+// What is captured: parked and ready fibers that have run (they have a
+// saved context). Not: running fibers (their stack moves under us), fibers
+// that have not started (no stack yet), and a joiner that runs a child
+// inline (its stack is the child's: the child's dump shows both, the
+// child's frames above the joiner's; inline_join.cpp clears the joiner's
+// context for that time). Without membarrier (Linux < 4.14) no stack is
+// captured at all.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "fiber/fiber.hpp"
+
+namespace weft::detail {
+
+class stack_unwinder;
+
+/// Spins until no inspector reads `f`'s stack. The slow path of
+/// wait_while_inspected.
+void wait_for_inspection_end(const fiber& f) noexcept;
+
+/// The resumer's half (above): after `f` was set running, before switching to it.
+inline void wait_while_inspected(const fiber& f) noexcept {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (f.inspected.load(std::memory_order_relaxed)) [[unlikely]] {
+    wait_for_inspection_end(f);
+  }
+}
+
+/// The raw program counters of each fiber's stack, innermost first, in the
+/// order of `fibers` (each kept alive by the caller); empty where nothing is
+/// captured (see above).
+std::vector<std::vector<std::uintptr_t>> capture_stacks(const std::vector<fiber*>& fibers,
+                                                        stack_unwinder& unwinder);
+
+}  // namespace weft::detail
