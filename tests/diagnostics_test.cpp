@@ -14,7 +14,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test_support.hpp"
@@ -65,7 +67,7 @@ TEST_P(Diagnostics, StackOfAParkedFiberNamesItsFunctionsAndLines) {
   EXPECT_EQ(f.state, weft::fiber_state::parked);
   ASSERT_FALSE(f.stack.empty());
   // The runtime's own frames are left out: the dump starts at the public call.
-  EXPECT_EQ(f.stack.front().function, "weft::mutex::lock()");
+  EXPECT_EQ(f.stack.front().function.rfind("weft::mutex::", 0), 0u) << f.stack.front().function;
   EXPECT_EQ(frames_named(f, "descend_then_lock"), 5u);
   const auto own = std::find_if(f.stack.begin(), f.stack.end(), [](const auto& s) {
     return s.function.find("descend_then_lock") != std::string::npos;
@@ -168,8 +170,64 @@ TEST_P(Diagnostics, DumpWritesEveryFiberWithItsWait) {
   EXPECT_NE(text.find("fiber " + std::to_string(id.value()) + " \"stuck\": parked on mutex"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("#0 weft::mutex::lock()"), std::string::npos) << text;
+  EXPECT_NE(text.find("#0 weft::mutex::"), std::string::npos) << text;
   EXPECT_NE(text.find("descend_then_lock(weft::mutex&, int) at "), std::string::npos) << text;
+}
+
+TEST_P(Diagnostics, MutexWaitNamesTheHolder) {
+  weft::mutex m;
+  weft::channel<int> release(0);
+  auto holder = rt.spawn([&] {
+    const std::lock_guard hold(m);
+    (void)release.recv();  // parks holding m
+  });
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::channel_recv);
+  auto waiter = rt.spawn([&m] { const std::lock_guard hold(m); });
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::mutex);
+  const auto fibers = rt.fibers(weft::fiber_detail::stacks);
+  const weft::fiber_info w = find_fiber(fibers, waiter.id());
+  const weft::fiber_id holder_id = holder.id();
+  release.send(1);
+  holder.join();
+  waiter.join();
+  EXPECT_EQ(w.waiting_on, weft::wait_kind::mutex);
+  EXPECT_EQ(w.blocked_by, holder_id);
+}
+
+TEST_P(Diagnostics, RelockingAHeldMutexThrowsInsteadOfHanging) {
+  rt.block_on([] {
+    weft::mutex m;
+    m.lock();
+    try {
+      m.lock();
+      ADD_FAILURE() << "lock() of a held mutex returned";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::errc::resource_deadlock_would_occur);
+    }
+    EXPECT_THROW((void)m.try_lock_for(std::chrono::hours(1)), std::system_error);
+    EXPECT_FALSE(m.try_lock());
+    m.unlock();
+    weft::shared_mutex s;
+    s.lock();
+    EXPECT_THROW(s.lock(), std::system_error);
+    s.unlock();
+  });
+}
+
+TEST_P(Diagnostics, NoDeadlockWhereFibersOnlyWait) {
+  weft::mutex m;
+  weft::channel<int> release(0);
+  auto holder = rt.spawn([&] {
+    const std::lock_guard hold(m);
+    (void)release.recv();
+  });
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::channel_recv);
+  auto waiter = rt.spawn([&m] { const std::lock_guard hold(m); });
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::mutex);
+  EXPECT_TRUE(rt.find_deadlocks().empty());  // a chain, not a cycle
+  release.send(1);
+  holder.join();
+  waiter.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, Diagnostics, ::testing::ValuesIn(weft::test::worker_counts),
@@ -204,6 +262,148 @@ TEST(DiagnosticsInline, InlineChildShowsItsJoinerBelowIt) {
   EXPECT_TRUE(host.stack.empty());
 }
 
+TEST(Relock, APlainThreadRelockingThrows) {
+  weft::mutex m;
+  m.lock();
+  EXPECT_THROW(m.lock(), std::system_error);
+  m.unlock();
+  std::thread other([&m] {
+    m.lock();  // another thread: its own stack, no false alarm
+    m.unlock();
+  });
+  other.join();
+}
+
+// Which of the fibers sharing a stack through an inline join holds a mutex:
+// the joiner locked `outer` before the join, the child `inner` while it ran
+// inline on the joiner's stack.
+TEST(DiagnosticsInline, HolderOnASharedStackIsTheRightFiber) {
+  weft::runtime rt(weft::options{.workers = 1});
+  weft::mutex outer, inner;
+  weft::channel<int> release(0);
+  std::atomic<std::uint64_t> child_id{0};
+  auto joiner = rt.spawn([&] {
+    const std::lock_guard hold(outer);
+    auto child = weft::spawn([&] {
+      const std::lock_guard hold_inner(inner);
+      (void)release.recv();
+    });
+    child_id.store(child.id().value());
+    child.join();  // runs inline, parks in recv holding `inner`
+  });
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::channel_recv);
+  auto on_outer = rt.spawn([&outer] { const std::lock_guard hold(outer); });
+  auto on_inner = rt.spawn([&inner] { const std::lock_guard hold(inner); });
+  weft::test::wait_until_parked(rt, 2, weft::wait_kind::mutex);
+  const auto fibers = rt.fibers(weft::fiber_detail::stacks);
+  const weft::fiber_id joiner_id = joiner.id();
+  const weft::fiber_info a = find_fiber(fibers, on_outer.id());
+  const weft::fiber_info b = find_fiber(fibers, on_inner.id());
+  release.send(1);
+  joiner.join();
+  on_outer.join();
+  on_inner.join();
+  EXPECT_EQ(a.blocked_by, joiner_id);
+  EXPECT_EQ(b.blocked_by, weft::fiber_id(child_id.load()));
+}
+
+class DeadlocksDeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+// Prints each deadlock found as "cycle: a->b b->a", naming each member and
+// the member it waits for (blocked_by), and "with stacks" if every member
+// has one; then exits.
+[[noreturn]] void report_cycles_and_exit(const weft::runtime& rt) {
+  for (const weft::deadlock& d : rt.find_deadlocks()) {
+    std::string line = "cycle:";
+    bool stacks = true;
+    for (const auto& f : d.cycle) {
+      std::string waits_for = "?";
+      for (const auto& g : d.cycle) {
+        if (g.id == f.blocked_by) waits_for = g.name;
+      }
+      line += " " + f.name + "->" + waits_for;
+      stacks = stacks && !f.stack.empty();
+    }
+    std::fprintf(stderr, "%s%s\n", line.c_str(), stacks ? " with stacks" : "");
+  }
+  std::fflush(stderr);
+  std::_Exit(0);  // past a deadlock nothing can be joined or destroyed
+}
+
+// In a child process (EXPECT_EXIT): two fibers lock two mutexes in opposite
+// orders.
+[[noreturn]] void opposite_lock_order() {
+  auto* rt = new weft::runtime(weft::options{.workers = 2});
+  static weft::mutex m1, m2;
+  static weft::latch both(2);
+  rt->spawn_detached(weft::spawn_options{.name = "a"}, [] {
+    const std::lock_guard one(m1);
+    both.arrive_and_wait();
+    const std::lock_guard two(m2);
+  });
+  rt->spawn_detached(weft::spawn_options{.name = "b"}, [] {
+    const std::lock_guard two(m2);
+    both.arrive_and_wait();
+    const std::lock_guard one(m1);
+  });
+  weft::test::wait_until_parked(*rt, 2, weft::wait_kind::mutex);
+  report_cycles_and_exit(*rt);
+}
+
+// In a child process: a parent holds a mutex and joins a child (started
+// before the join, so not run inline) that waits for that mutex.
+[[noreturn]] void join_and_mutex() {
+  auto* rt = new weft::runtime(weft::options{.workers = 2});
+  static weft::mutex m;
+  rt->spawn_detached(weft::spawn_options{.name = "parent"}, [] {
+    const std::lock_guard hold(m);
+    std::atomic<bool> started{false};
+    auto child = weft::spawn(weft::spawn_options{.name = "child"}, [&started] {
+      started.store(true);
+      const std::lock_guard hold_too(m);  // waits for its parent...
+    });
+    while (!started.load()) weft::this_fiber::yield();
+    child.join();  // ...which waits for it
+  });
+  weft::test::wait_until_parked(*rt, 1, weft::wait_kind::mutex);
+  weft::test::wait_until_parked(*rt, 1, weft::wait_kind::join);
+  report_cycles_and_exit(*rt);
+}
+
+TEST_F(DeadlocksDeathTest, OppositeLockOrderIsACycleOfTwo) {
+  EXPECT_EXIT(opposite_lock_order(), ::testing::ExitedWithCode(0),
+              "cycle: a->b b->a with stacks\n");
+}
+
+TEST_F(DeadlocksDeathTest, JoinAndMutexMakeACycle) {
+  EXPECT_EXIT(join_and_mutex(), ::testing::ExitedWithCode(0),
+              "cycle: (parent->child child->parent|child->parent parent->child) with stacks\n");
+}
+
+// A child run inline by the fiber that holds a mutex would wait for its own
+// host: locking that mutex throws (one worker: the child surely runs inline).
+TEST(DiagnosticsInline, InlineChildLockingItsHostsMutexThrows) {
+  weft::runtime rt(weft::options{.workers = 1});
+  const bool threw = rt.block_on([] {
+    weft::mutex m;
+    const std::lock_guard hold(m);
+    return weft::spawn([&m] {
+             try {
+               m.lock();
+             } catch (const std::system_error& e) {
+               return e.code() == std::errc::resource_deadlock_would_occur;
+             }
+             m.unlock();
+             return false;
+           })
+        .join();
+  });
+  EXPECT_TRUE(threw);
+}
+
 TEST(DumpAll, CoversEveryRuntime) {
   weft::runtime first(weft::options{.workers = 1, .name = "first"});
   weft::runtime second(weft::options{.workers = 2, .name = "second"});
@@ -220,65 +420,125 @@ TEST(DumpSignal, RejectsSignalsThatCannotBeCaught) {
   EXPECT_THROW(weft::install_dump_signal(NSIG), std::invalid_argument);
 }
 
-// End to end: the stuck example (docs/examples/stuck_fibers.cpp) deadlocks,
-// gets SIGQUIT with WEFT_DUMP_SIGNAL=QUIT, writes the dump and keeps running.
-TEST(DumpSignal, StuckProcessDumpsOnSigquitAndKeepsRunning) {
-  int out_pipe[2], err_pipe[2];
-  ASSERT_EQ(pipe(out_pipe), 0);
-  ASSERT_EQ(pipe(err_pipe), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::vector<std::string> env_strings{"WEFT_DUMP_SIGNAL=QUIT"};
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  std::vector<char*> env;
-  for (auto& s : env_strings) env.push_back(s.data());
-  env.push_back(nullptr);
-  std::string program = WEFT_STUCK_FIBERS_EXAMPLE;
-  std::string wait_flag = "--wait";
-  char* argv[] = {program.data(), wait_flag.data(), nullptr};
-  pid_t child = 0;
-  ASSERT_EQ(posix_spawn(&child, program.c_str(), &actions, nullptr, argv, env.data()), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
+// The stuck example (docs/examples/stuck_fibers.cpp) run with --wait as a
+// child process, with `environment` added to ours; killed at the end.
+class spawned_example {
+ public:
+  explicit spawned_example(std::vector<std::string> environment) {
+    int out_pipe[2], err_pipe[2];
+    if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+    for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+    std::vector<char*> env;
+    for (auto& variable : environment) env.push_back(variable.data());
+    env.push_back(nullptr);
+    std::string program = WEFT_STUCK_FIBERS_EXAMPLE;
+    std::string wait_flag = "--wait";
+    char* argv[] = {program.data(), wait_flag.data(), nullptr};
+    const int spawned = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv, env.data());
+    posix_spawn_file_actions_destroy(&actions);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    out_ = out_pipe[0];
+    err_ = err_pipe[0];
+    if (spawned != 0) throw std::runtime_error("posix_spawn");
+    const std::string ready = read_until(out_, out_pending_, {"\n"});
+    if (ready.rfind("ready ", 0) != 0) throw std::runtime_error("the example said: " + ready);
+  }
+  ~spawned_example() {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    close(out_);
+    close(err_);
+  }
+  spawned_example(const spawned_example&) = delete;
+  spawned_example& operator=(const spawned_example&) = delete;
 
-  // Reads until every one of `wanted` has appeared (or the child died).
-  auto read_until = [](int fd, const std::vector<std::string>& wanted) {
-    std::string text;
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  /// The child's stderr from where the last call stopped up to the end of
+  /// the last of `wanted` to appear (all of it, if the child died first).
+  std::string read_stderr_until(const std::vector<std::string>& wanted) {
+    return read_until(err_, err_pending_, wanted);
+  }
+  /// What was read from stderr and not returned yet.
+  [[nodiscard]] const std::string& unread_stderr() const { return err_pending_; }
+
+ private:
+  static std::string read_until(int fd, std::string& pending,
+                                const std::vector<std::string>& wanted) {
     char buffer[4096];
-    const auto complete = [&] {
-      return std::all_of(wanted.begin(), wanted.end(),
-                         [&](const std::string& w) { return text.find(w) != std::string::npos; });
-    };
-    while (!complete()) {
+    for (;;) {
+      std::size_t end = 0;
+      bool complete = true;
+      for (const std::string& w : wanted) {
+        const std::size_t at = pending.find(w);
+        if (at == std::string::npos) {
+          complete = false;
+          break;
+        }
+        end = std::max(end, at + w.size());
+      }
+      if (complete) {
+        std::string taken = pending.substr(0, end);
+        pending.erase(0, end);
+        return taken;
+      }
       const ssize_t n = read(fd, buffer, sizeof buffer);
-      if (n <= 0) break;  // the child died: fail below with what it wrote
-      text.append(buffer, static_cast<std::size_t>(n));
+      if (n <= 0) return std::exchange(pending, {});  // the child died: the caller's checks fail
+      pending.append(buffer, static_cast<std::size_t>(n));
     }
-    return text;
-  };
-  const std::string ready = read_until(out_pipe[0], {"\n"});
-  ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
-  ASSERT_EQ(kill(child, SIGQUIT), 0);
+  }
+
+  pid_t pid_ = 0;
+  int out_ = -1;
+  int err_ = -1;
+  std::string out_pending_;
+  std::string err_pending_;
+};
+
+// End to end: the stuck example deadlocks, gets SIGQUIT with
+// WEFT_DUMP_SIGNAL=QUIT, writes the dump and keeps running.
+TEST(DumpSignal, StuckProcessDumpsOnSigquitAndKeepsRunning) {
+  spawned_example stuck({"WEFT_DUMP_SIGNAL=QUIT"});
+  ASSERT_EQ(kill(stuck.pid(), SIGQUIT), 0);
   // The dump names the two stuck transfers and shows where they wait.
   const std::string dump =
-      read_until(err_pipe[0], {"\"savings->checking\": parked on mutex",
+      stuck.read_stderr_until({"\"savings->checking\": parked on mutex",
                                "\"auditor\": parked on join", "transfer(", "stuck_fibers.cpp:"});
   EXPECT_NE(dump.find("\"savings->checking\": parked on mutex"), std::string::npos) << dump;
   EXPECT_NE(dump.find("\"auditor\": parked on join"), std::string::npos) << dump;
   EXPECT_NE(dump.find("stuck_fibers.cpp:"), std::string::npos) << dump;
   // Still alive after the dump: a second signal dumps again.
-  ASSERT_EQ(kill(child, SIGQUIT), 0);
-  const std::string again = read_until(err_pipe[0], {"weft runtime"});
+  ASSERT_EQ(kill(stuck.pid(), SIGQUIT), 0);
+  const std::string again = stuck.read_stderr_until({"weft runtime"});
   EXPECT_NE(again.find("weft runtime"), std::string::npos) << again;
-  kill(child, SIGKILL);
-  int status = 0;
-  waitpid(child, &status, 0);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  close(out_pipe[0]);
-  close(err_pipe[0]);
+}
+
+// The periodic check: the stuck example with WEFT_DEADLOCK_CHECK_MS writes
+// the cycle once, with both transfers' stacks, and keeps running.
+TEST(DeadlockCheck, StuckProcessReportsItsCycleOnce) {
+  spawned_example stuck({"WEFT_DEADLOCK_CHECK_MS=5", "WEFT_DUMP_SIGNAL=QUIT"});
+  std::string all = stuck.read_stderr_until(
+      {"weft: deadlock in runtime \"weft\": 2 fibers wait for each other",
+       "\"checking->savings\": parked on mutex, blocked by fiber",
+       "\"savings->checking\": parked on mutex, blocked by fiber", "stuck_fibers.cpp:"});
+  EXPECT_NE(all.find("stuck_fibers.cpp:"), std::string::npos) << all;
+  // Two dumps later, many check periods on, still one report of the cycle.
+  for (int dump = 0; dump < 2; ++dump) {
+    ASSERT_EQ(kill(stuck.pid(), SIGQUIT), 0);
+    all += stuck.read_stderr_until({"weft runtime", "\"auditor\""});
+  }
+  all += stuck.unread_stderr();
+  std::size_t reports = 0;
+  for (std::size_t at = all.find("weft: deadlock"); at != std::string::npos;
+       at = all.find("weft: deadlock", at + 1)) {
+    ++reports;
+  }
+  EXPECT_EQ(reports, 1u) << all;
 }
 
 }  // namespace

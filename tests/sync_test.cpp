@@ -108,7 +108,10 @@ TEST_P(Sync, MutexTimedLockTimesOutAndLeavesNoWaiter) {
     return !got && std::chrono::steady_clock::now() - start >= 5ms;
   });
   EXPECT_TRUE(h.join());
-  EXPECT_FALSE(m.try_lock_until(std::chrono::steady_clock::now() + 1ms));  // thread side
+  std::thread([&m] {  // thread side (the holder itself would get resource_deadlock_would_occur)
+    EXPECT_FALSE(m.try_lock_until(std::chrono::steady_clock::now() + 1ms));
+  })
+      .join();
   m.unlock();
   // The timed-out waiters left nothing behind: the fast paths work again.
   EXPECT_TRUE(m.try_lock());

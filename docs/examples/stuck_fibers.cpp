@@ -2,8 +2,10 @@
 // take two account mutexes in opposite orders and deadlock, a third fiber
 // waits to join one of them.
 //
-//   stuck_fibers          dumps its own fibers (runtime::dump) and exits 0
-//                         once it finds both transfers stuck in lock()
+//   stuck_fibers          once both transfers are stuck in lock(), dumps its
+//                         own fibers (runtime::dump), lists the deadlocks
+//                         (runtime::find_deadlocks) and exits 0 if it
+//                         found the one it made
 //   stuck_fibers --wait   prints "ready <pid>" and waits: the stuck process
 //                         of docs/diagnostics.md, for `kill -QUIT <pid>`
 //                         with WEFT_DUMP_SIGNAL=QUIT in its environment
@@ -13,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <vector>
 #include <weft/weft.hpp>
 
 namespace {
@@ -62,5 +65,15 @@ int main(int argc, char** argv) {
     for (;;) pause();
   }
   rt->dump(std::cout);
-  std::_Exit(0);  // past a deadlock, nothing can be joined or destroyed
+  const std::vector<weft::deadlock> found = rt->find_deadlocks();
+  for (const weft::deadlock& d : found) {
+    std::cout << "deadlock:";
+    for (const weft::fiber_info& f : d.cycle) {
+      std::cout << " \"" << f.name << "\" waits for fiber " << f.blocked_by << ";";
+    }
+    std::cout << '\n';
+  }
+  std::cout.flush();
+  // Past a deadlock, nothing can be joined or destroyed.
+  std::_Exit(found.size() == 1 && found[0].cycle.size() == 2 ? 0 : 1);
 }

@@ -68,11 +68,20 @@ struct fiber_info {
   /// The worker running it, or the last one that did; for a fiber that has
   /// not run yet, the worker that took it (or 0 while still queued).
   unsigned worker = 0;
-  /// Whom it waits for: the joined fiber; fiber_id{} if none or unknown.
+  /// Whom it waits for: the joined fiber, or (with fiber_detail::stacks) the
+  /// holder of the mutex or exclusively held shared_mutex it waits for, if
+  /// that holder is parked or ready; fiber_id{} if none or unknown.
   fiber_id blocked_by{};
   /// Innermost frame first; empty unless asked for with fiber_detail::stacks,
   /// and for a fiber that runs now or has not started.
   std::vector<stack_frame> stack;
+};
+
+/// A set of fibers that wait for each other: cycle[i] waits for cycle[i + 1]
+/// (joins it, or a mutex it holds), and the last waits for the first.
+/// Found by runtime::find_deadlocks() and options::deadlock_check.
+struct deadlock {
+  std::vector<fiber_info> cycle;
 };
 
 }  // namespace weft

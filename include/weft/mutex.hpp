@@ -10,6 +10,12 @@
 
 namespace weft {
 
+class mutex;
+namespace detail {
+/// An address on the stack of `m`'s holder; 0 while it is free (diagnostics).
+std::uintptr_t holder_of(const mutex& m) noexcept;
+}  // namespace detail
+
 /// Mutual exclusion for fibers and threads alike (Lockable and
 /// TimedLockable: works with std::lock_guard, std::unique_lock,
 /// std::scoped_lock). A fiber that waits parks and frees its worker; a plain
@@ -25,14 +31,19 @@ namespace weft {
 ///
 /// Misuse: unlocking a mutex that is not locked always aborts with a
 /// message; with WEFT_DEBUG_CHECKS, so does unlocking a mutex another fiber
-/// or thread holds. Not recursive: locking it again from its holder deadlocks.
+/// or thread holds. Not recursive: lock() (or try_lock_for/until) by the
+/// fiber or thread that holds it throws std::system_error with
+/// std::errc::resource_deadlock_would_occur instead of waiting forever
+/// (try_lock() returns false). The holder is known to runtime::fibers()
+/// (fiber_info::blocked_by) and to deadlock detection.
 class mutex {
  public:
   mutex() noexcept = default;
   mutex(const mutex&) = delete;
   mutex& operator=(const mutex&) = delete;
 
-  /// Acquires the lock, waiting as long as needed.
+  /// Acquires the lock, waiting as long as needed. Throws std::system_error
+  /// (resource_deadlock_would_occur) if the caller holds it already.
   void lock();
   /// Acquires the lock if it is free now.
   bool try_lock() noexcept;
@@ -61,8 +72,9 @@ class mutex {
   /// The state lock() left, read by unlock() as its first guess; written
   /// and read by the holder only (ordered by the lock itself).
   std::uint32_t held_state_ = 0;
-  /// The holder (fiber id, or a thread token); kept with WEFT_DEBUG_CHECKS.
-  std::atomic<std::uint64_t> holder_{0};
+  /// An address on the holder's stack; 0 while free (runtime/sync/ownership.hpp).
+  std::atomic<std::uintptr_t> holder_{0};
+  friend std::uintptr_t detail::holder_of(const mutex& m) noexcept;
   detail::wait_list waiters_;
 };
 

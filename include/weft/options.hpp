@@ -1,6 +1,7 @@
 // weft::options and weft::spawn_options: how a runtime and a fiber are set up.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -26,6 +27,12 @@ struct options {
   /// Worker threads are named "<name>-<index>" (cut to the 15 characters
   /// Linux allows). Must not be empty.
   std::string name = "weft";
+  /// Every this often, a thread of the runtime looks for fibers that wait
+  /// for each other (runtime::find_deadlocks) and writes each new cycle to
+  /// stderr once, with the stacks of its fibers. 0 (the default) is off;
+  /// the environment variable WEFT_DEADLOCK_CHECK_MS gives the default.
+  /// Negative throws std::invalid_argument.
+  std::chrono::milliseconds deadlock_check{0};
 };
 
 /// Settings of one spawned fiber.

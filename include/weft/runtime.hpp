@@ -96,6 +96,10 @@ class runtime {
   /// Writes every live fiber with its state, wait reason, whom it waits for,
   /// how long, the worker, and its stack (see docs/diagnostics.md).
   void dump(std::ostream& out) const;
+  /// The sets of fibers that wait for each other now (joins, mutexes,
+  /// exclusive shared_mutex locks), each seen twice to be sure; members
+  /// with their stacks. Empty if none. See docs/diagnostics.md.
+  [[nodiscard]] std::vector<deadlock> find_deadlocks() const;
 
   /// The runtime of the calling fiber; nullptr on a plain thread.
   static runtime* current() noexcept;

@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "diagnostics/fiber_inspection.hpp"
 #include "diagnostics/stack_unwinder.hpp"
+#include "diagnostics/wait_graph.hpp"
 #include "fiber/fiber.hpp"
 #include "platform/system_error.hpp"
 #include "scheduler/runtime_core.hpp"
@@ -64,8 +64,10 @@ bool entry_frame(const stack_frame& frame) {
          f.starts_with("std::__apply_impl") || f.starts_with("std::apply");
 }
 
-std::vector<stack_frame> symbolize(const std::vector<std::uintptr_t>& pcs,
-                                   stack_unwinder& unwinder) {
+}  // namespace
+
+std::vector<stack_frame> symbolize_frames(const std::vector<std::uintptr_t>& pcs,
+                                          stack_unwinder& unwinder) {
   std::vector<stack_frame> frames;
   frames.reserve(pcs.size());
   // Every pc is a return address, the innermost too: a switched-out context
@@ -73,29 +75,23 @@ std::vector<stack_frame> symbolize(const std::vector<std::uintptr_t>& pcs,
   for (const std::uintptr_t pc : pcs) {
     for (stack_frame& frame : unwinder.describe(pc, true)) frames.push_back(std::move(frame));
   }
-  const auto first = std::find_if_not(frames.begin(), frames.end(), runtime_frame);
+  // From the outermost of the library's frames above the caller's first
+  // (weft::mutex::lock, not the helper it waits in).
+  auto first = std::find_if_not(frames.begin(), frames.end(), runtime_frame);
+  const auto users = std::find_if_not(first, frames.end(), [](const stack_frame& frame) {
+    return frame.function.starts_with("weft::");
+  });
+  if (users != first && users != frames.end()) first = std::prev(users);
   const auto last = std::find_if_not(frames.rbegin(), frames.rend(), entry_frame).base();
   if (first >= last) return frames;  // nothing but the runtime: show it all
   return {std::make_move_iterator(first), std::make_move_iterator(last)};
 }
 
+namespace {
+
 std::vector<fiber_info> inspect(const runtime_core& core, fiber_detail detail) {
   if (detail == fiber_detail::summary) return core.registry.snapshot();
-  const std::vector<fiber*> fibers = core.registry.retain_all();
-  struct release_on_exit {
-    const std::vector<fiber*>& fibers;
-    ~release_on_exit() {
-      for (fiber* f : fibers) release_reference(*f);
-    }
-  } release{fibers};
-  std::vector<fiber_info> out;
-  out.reserve(fibers.size());
-  for (const fiber* f : fibers) out.push_back(fiber_registry::describe(*f));
-  fiber_registry::resolve_blocked_by({fibers.begin(), fibers.end()}, out);
-  stack_unwinder unwinder;
-  const std::vector<std::vector<std::uintptr_t>> stacks = capture_stacks(fibers, unwinder);
-  for (std::size_t i = 0; i < out.size(); ++i) out[i].stack = symbolize(stacks[i], unwinder);
-  return out;
+  return list_fibers(core, true);
 }
 
 const char* wait_kind_name(wait_kind kind) noexcept {
@@ -178,6 +174,17 @@ void dump_runtime(const runtime_core& core, std::ostream& out) {
   out.flush();
 }
 
+}  // namespace
+
+void write_deadlock(std::ostream& out, const runtime_core& core, const deadlock& d) {
+  const auto now = std::chrono::steady_clock::now();
+  out << "weft: deadlock in runtime \"" << core.opts.name << "\": " << d.cycle.size()
+      << " fibers wait for each other, each for the next and the last for the first\n";
+  for (const fiber_info& f : d.cycle) write_fiber(out, f, now);
+}
+
+namespace {
+
 // The dump signal: the handler only writes a byte to a pipe (write(2) is
 // async-signal-safe; a dump allocates, locks and reads files); a thread of
 // our own reads it and dumps.
@@ -231,6 +238,19 @@ void unlist_runtime(runtime_core& core) noexcept {
   std::erase(list.cores, &core);
 }
 
+std::chrono::milliseconds deadlock_check_from_environment() {
+  const char* value = std::getenv("WEFT_DEADLOCK_CHECK_MS");
+  if (value == nullptr || *value == '\0') return std::chrono::milliseconds(0);
+  char* end = nullptr;
+  errno = 0;
+  const long long ms = std::strtoll(value, &end, 10);
+  if (errno != 0 || *end != '\0' || ms < 0) {
+    throw std::invalid_argument(std::string("WEFT_DEADLOCK_CHECK_MS: \"") + value +
+                                "\" is not a whole number of milliseconds >= 0");
+  }
+  return std::chrono::milliseconds(ms);
+}
+
 void apply_diagnostics_environment() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -252,6 +272,8 @@ std::vector<fiber_info> runtime::fibers(fiber_detail detail) const {
 }
 
 void runtime::dump(std::ostream& out) const { detail::dump_runtime(*core_, out); }
+
+std::vector<deadlock> runtime::find_deadlocks() const { return detail::find_deadlocks(*core_); }
 
 void dump_all(std::ostream& out) {
   detail::runtime_list& list = detail::runtimes();

@@ -15,6 +15,11 @@
 // inspector pins fibers in batches (one heavy fence per batch), so a
 // resumer waits at most for one batch's unwinding, microseconds per fiber.
 //
+// While a fiber is pinned and parked, the object it waits on is alive too
+// (the fiber will touch it when it resumes; destroying a mutex that has
+// waiters is the caller's error): the inspection reads a waited mutex's
+// holder then.
+//
 // What is captured: parked and ready fibers that have run (they have a
 // saved context). Not: running fibers (their stack moves under us), fibers
 // that have not started (no stack yet), and a joiner that runs a child
@@ -46,10 +51,25 @@ inline void wait_while_inspected(const fiber& f) noexcept {
   }
 }
 
-/// The raw program counters of each fiber's stack, innermost first, in the
-/// order of `fibers` (each kept alive by the caller); empty where nothing is
-/// captured (see above).
-std::vector<std::vector<std::uintptr_t>> capture_stacks(const std::vector<fiber*>& fibers,
-                                                        stack_unwinder& unwinder);
+/// What an inspection read from one fiber while it was pinned; all zero or
+/// empty for a fiber that was running (or done) then.
+struct pinned_view {
+  /// Its stack, [low, high): the only addresses a parked fiber's frames and
+  /// held mutexes' markers (sync/ownership.hpp) can lie in.
+  std::uintptr_t stack_low = 0;
+  std::uintptr_t stack_high = 0;
+  /// For a child running inline: the top of its part of that stack.
+  std::uintptr_t inline_top = 0;
+  /// For a wait on a mutex or a shared_mutex: the marker of its holder.
+  std::uintptr_t holder = 0;
+  /// Raw program counters, innermost first (if asked for, and it has a
+  /// saved context: see above).
+  std::vector<std::uintptr_t> frames;
+};
+
+/// Pins `fibers` (each kept alive by the caller) in batches and reads each
+/// one; with an `unwinder`, also its stack.
+std::vector<pinned_view> inspect_pinned(const std::vector<fiber*>& fibers,
+                                        stack_unwinder* unwinder);
 
 }  // namespace weft::detail

@@ -92,6 +92,10 @@ struct fiber {
   /// The fiber whose join() runs this one on its own stack; nullptr unless
   /// it runs inline. Read by the stack-overflow report.
   const fiber* inline_host = nullptr;
+  /// While it runs inline: the top of its part of the host's stack (the
+  /// host's frames lie above). Read by diagnostics to tell which of the
+  /// fibers sharing a stack a held mutex's stack address names.
+  std::uintptr_t inline_top = 0;
 
   // ---- join protocol and lifetime
   std::atomic<std::uint32_t> join_bits{0};

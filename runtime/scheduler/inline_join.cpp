@@ -41,6 +41,7 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   child.stack = joiner.stack;
   child.tsan_fiber = joiner.tsan_fiber;
   child.inline_host = &joiner;
+  child.inline_top = reinterpret_cast<std::uintptr_t>(frame);
   // The joiner's saved context is stale from here on (its stack runs the
   // child): a stack dump must not unwind it (fiber_inspection.hpp). Its
   // next switch away saves a new one.
@@ -63,6 +64,7 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   child.stack = fiber_stack{};
   child.tsan_fiber = nullptr;
   child.inline_host = nullptr;
+  child.inline_top = 0;
   set_state(child, run_state::running, run_state::done);
   // A plain store: no joiner registered (the joiner is here) and no handle
   // detaches (it is the joiner's). release: pairs with join_fiber()'s and

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "diagnostics/fiber_dump.hpp"
+#include "diagnostics/wait_graph.hpp"
 #include "fiber/fiber.hpp"
 #include "fiber/stack_overflow.hpp"
 #include "io/io_poller.hpp"
@@ -37,6 +38,11 @@ options validate_options(options opts) {
                                 std::to_string(max_stack_size) + "]");
   }
   if (opts.name.empty()) throw std::invalid_argument("weft::options::name: must not be empty");
+  if (opts.deadlock_check.count() < 0) {
+    throw std::invalid_argument("weft::options::deadlock_check: " +
+                                std::to_string(opts.deadlock_check.count()) + " ms is negative");
+  }
+  if (opts.deadlock_check.count() == 0) opts.deadlock_check = deadlock_check_from_environment();
   opts.stack_size = round_stack_size(opts.stack_size);
   return opts;
 }
@@ -62,6 +68,9 @@ runtime_core::runtime_core(runtime& rt, options validated)
     throw;
   }
   list_runtime(*this);
+  if (opts.deadlock_check.count() > 0) {
+    deadlock_watch_ = std::make_unique<deadlock_watch>(*this, opts.deadlock_check);
+  }
 }
 
 runtime_core::~runtime_core() {
@@ -83,6 +92,7 @@ runtime_core::~runtime_core() {
         return adopted == core.outside_spawned.load(std::memory_order_acquire);
       },
       this);
+  deadlock_watch_.reset();  // no fiber left to wait for another
   // An outside waker may still be inside schedule() for a fiber that has
   // already finished: wait until it left (a handful of instructions).
   while (outside_wakers.load(std::memory_order_acquire) != 0) std::this_thread::yield();

@@ -18,6 +18,7 @@ namespace weft::detail {
 
 class io_poller;
 class worker;
+class deadlock_watch;
 
 class runtime_core {
  public:
@@ -71,6 +72,7 @@ class runtime_core {
   void schedule_from_outside(fiber* f);
 
   std::vector<std::unique_ptr<worker>> workers_;
+  std::unique_ptr<deadlock_watch> deadlock_watch_;  ///< options::deadlock_check; null if off
   std::atomic<bool> stopping_{false};
   std::atomic<io_poller*> io_{nullptr};  ///< owned; deleted after the workers are joined
 };

@@ -22,14 +22,14 @@
 //    list so the hand-off is never skipped. Maintained under the list lock.
 #include "weft/mutex.hpp"
 
-#include <pthread.h>
-
 #include <cstdio>
 #include <cstdlib>
+#include <system_error>
 
 #include "fiber/fiber.hpp"
 #include "platform/spinlock.hpp"
 #include "scheduler/park.hpp"
+#include "sync/ownership.hpp"
 #include "sync/waiting.hpp"
 
 namespace weft {
@@ -57,14 +57,6 @@ constexpr std::int64_t starvation_ns = 1'000'000;
 // dozen ns ends within it, and parking costs more than that.
 constexpr int spin_attempts = 32;
 
-#ifdef WEFT_DEBUG_CHECKS
-std::uint64_t holder_token() noexcept {
-  const detail::fiber* f = detail::current_waiter();
-  if (f) return f->id;
-  return static_cast<std::uint64_t>(pthread_self()) | (std::uint64_t{1} << 63);
-}
-#endif
-
 // With the list lock held: `handoff_queued` says whether the head asks for
 // a hand-off (an RMW only when that changes; only holders of the list lock
 // write the bit).
@@ -85,6 +77,12 @@ void note_handoff_at_head(std::atomic<std::uint32_t>& state, const detail::wait_
 
 }  // namespace
 
+namespace detail {
+std::uintptr_t holder_of(const mutex& m) noexcept {
+  return m.holder_.load(std::memory_order_relaxed);
+}
+}  // namespace detail
+
 bool mutex::try_lock() noexcept {
   std::uint32_t s = state_.load(std::memory_order_relaxed);
   // acquire: pairs with the release in unlock(); the previous holder's
@@ -92,9 +90,7 @@ bool mutex::try_lock() noexcept {
   while (!(s & locked)) {
     if (state_.compare_exchange_weak(s, s | locked, std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
-#ifdef WEFT_DEBUG_CHECKS
-      holder_.store(holder_token(), std::memory_order_relaxed);
-#endif
+      holder_.store(detail::stack_marker(), std::memory_order_relaxed);  // ownership.hpp
       return true;
     }
   }
@@ -115,17 +111,23 @@ void mutex::lock() {
     s |= locked;
   } else {
     acquire_slow(detail::steady_time::max());
+    // Not a tail call: a stack dump of a waiting fiber then shows the call
+    // the user made, lock(), above the helper it waits in.
+    asm volatile("" ::: "memory");
     return;
   }
   held_state_ = s;
-#ifdef WEFT_DEBUG_CHECKS
-  holder_.store(holder_token(), std::memory_order_relaxed);
-#endif
+  holder_.store(detail::stack_marker(), std::memory_order_relaxed);  // ownership.hpp
 }
 
 bool mutex::lock_until(detail::steady_time deadline) { return acquire_slow(deadline); }
 
 bool mutex::acquire_slow(detail::steady_time deadline) {
+  if (detail::on_current_stack(holder_.load(std::memory_order_relaxed))) {
+    throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                            "weft::mutex::lock would wait for itself: the caller holds the mutex "
+                            "(or runs inline for the fiber that does)");
+  }
   // Spin only with nothing else to run here; else park and run that.
   if (!detail::other_fibers_ready()) {
     for (int i = 0; i < spin_attempts; ++i) {
@@ -172,9 +174,7 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
       return false;
     }
     if (node.status == handed_off) {
-#ifdef WEFT_DEBUG_CHECKS
-      holder_.store(holder_token(), std::memory_order_relaxed);
-#endif
+      holder_.store(detail::stack_marker(), std::memory_order_relaxed);
       return true;
     }
     state_.fetch_and(~woken,
@@ -189,11 +189,11 @@ void mutex::unlock() {
 #ifdef WEFT_DEBUG_CHECKS
   if (!(state_.load(std::memory_order_relaxed) & locked))
     fatal("unlock of an unlocked mutex", this);
-  if (holder_.load(std::memory_order_relaxed) != holder_token()) {
+  if (!detail::on_current_stack(holder_.load(std::memory_order_relaxed))) {
     fatal("unlock of a mutex held by another fiber or thread", this);
   }
-  holder_.store(0, std::memory_order_relaxed);
 #endif
+  holder_.store(0, std::memory_order_relaxed);  // before `locked` is released: ownership.hpp
   // Nobody to wake: no waiter queued, or a woken one has yet to retry (and
   // nobody asks for a hand-off). Then just clear `locked`.
   const auto wake_nobody = [](std::uint32_t v) {

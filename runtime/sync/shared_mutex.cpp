@@ -11,7 +11,9 @@
 #include "weft/shared_mutex.hpp"
 
 #include <stdexcept>
+#include <system_error>
 
+#include "sync/ownership.hpp"
 #include "sync/waiting.hpp"
 
 namespace weft {
@@ -46,12 +48,25 @@ waiter_node* grant_waiters(wait_list& list, std::uint32_t& readers, bool& writer
 
 }  // namespace detail
 
+namespace detail {
+std::uintptr_t writer_of(const shared_mutex& m) noexcept {
+  return m.writer_at_.load(std::memory_order_relaxed);
+}
+}  // namespace detail
+
 void shared_mutex::lock() {
   detail::lock(waiters_);
   if (!writer_ && readers_ == 0 && !detail::peek_claimable(waiters_)) {
     writer_ = true;
+    writer_at_.store(detail::stack_marker(), std::memory_order_relaxed);  // ownership.hpp
     detail::unlock(waiters_);
     return;
+  }
+  if (writer_ && detail::on_current_stack(writer_at_.load(std::memory_order_relaxed))) {
+    detail::unlock(waiters_);
+    throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                            "weft::shared_mutex::lock would wait for itself: the caller holds it "
+                            "(or runs inline for the fiber that does)");
   }
   detail::parker p(detail::current_waiter());
   detail::waiter_node node(p);
@@ -59,12 +74,14 @@ void shared_mutex::lock() {
   detail::push_back(waiters_, node);
   // Woken only by a grant: we own it exclusively now.
   detail::wait_claimed(p, waiters_, node, detail::no_deadline, wait_kind::shared_mutex, this);
+  writer_at_.store(detail::stack_marker(), std::memory_order_relaxed);
 }
 
 bool shared_mutex::try_lock() noexcept {
   detail::list_guard hold(waiters_);
   if (writer_ || readers_ != 0 || detail::peek_claimable(waiters_)) return false;
   writer_ = true;
+  writer_at_.store(detail::stack_marker(), std::memory_order_relaxed);
   return true;
 }
 
@@ -75,6 +92,7 @@ void shared_mutex::unlock() {
     throw std::logic_error("weft::shared_mutex::unlock: not locked exclusively");
   }
   writer_ = false;
+  writer_at_.store(0, std::memory_order_relaxed);
   detail::waiter_node* granted = detail::grant_waiters(waiters_, readers_, writer_);
   detail::unlock(waiters_);
   detail::wake_chain(granted);

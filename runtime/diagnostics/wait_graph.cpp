@@ -1,0 +1,204 @@
+// The wait-for graph and deadlock detection. See wait_graph.hpp.
+#include "diagnostics/wait_graph.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "diagnostics/fiber_dump.hpp"
+#include "diagnostics/fiber_inspection.hpp"
+#include "diagnostics/stack_unwinder.hpp"
+#include "fiber/fiber.hpp"
+#include "scheduler/runtime_core.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+// The fiber whose part of a stack holds `marker`, among the pinned views:
+// the stack that contains it, and of the fibers sharing that stack (a host
+// and the children it runs inline, each below the one that runs it), the
+// innermost part that contains it. -1 if none.
+class stack_owners {
+ public:
+  explicit stack_owners(const std::vector<pinned_view>& views) : views_(views) {
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      if (views[i].stack_low != 0) by_low_.emplace_back(views[i].stack_low, i);
+    }
+    std::sort(by_low_.begin(), by_low_.end());
+  }
+
+  [[nodiscard]] long owner_of(std::uintptr_t marker) const {
+    auto it =
+        std::upper_bound(by_low_.begin(), by_low_.end(), std::make_pair(marker, ~std::size_t{0}));
+    if (it == by_low_.begin()) return -1;
+    const std::uintptr_t low = std::prev(it)->first;
+    long best = -1;
+    std::uintptr_t best_top = ~std::uintptr_t{0};
+    for (auto sharer = std::prev(it);; --sharer) {
+      const pinned_view& v = views_[sharer->second];
+      const std::uintptr_t top = v.inline_top != 0 ? v.inline_top : v.stack_high;
+      if (marker < top && top < best_top) {
+        best = static_cast<long>(sharer->second);
+        best_top = top;
+      }
+      if (sharer == by_low_.begin() || std::prev(sharer)->first != low) break;
+    }
+    return best;
+  }
+
+ private:
+  const std::vector<pinned_view>& views_;
+  std::vector<std::pair<std::uintptr_t, std::size_t>> by_low_;
+};
+
+// The cycles of the graph i -> edge[i] (-1: no edge), each as indices in
+// wait order, starting at the member with the smallest fiber id.
+std::vector<std::vector<std::size_t>> find_cycles(const std::vector<long>& edge,
+                                                  const std::vector<fiber_info>& infos) {
+  enum : char { unvisited, on_path, finished };
+  std::vector<char> mark(edge.size(), unvisited);
+  std::vector<std::vector<std::size_t>> cycles;
+  for (std::size_t start = 0; start < edge.size(); ++start) {
+    std::vector<std::size_t> path;
+    long at = static_cast<long>(start);
+    while (at >= 0 && mark[static_cast<std::size_t>(at)] == unvisited) {
+      mark[static_cast<std::size_t>(at)] = on_path;
+      path.push_back(static_cast<std::size_t>(at));
+      at = edge[static_cast<std::size_t>(at)];
+    }
+    if (at >= 0 && mark[static_cast<std::size_t>(at)] == on_path) {
+      std::vector<std::size_t> cycle(
+          std::find(path.begin(), path.end(), static_cast<std::size_t>(at)), path.end());
+      const auto smallest = std::min_element(
+          cycle.begin(), cycle.end(), [&](auto a, auto b) { return infos[a].id < infos[b].id; });
+      std::rotate(cycle.begin(), smallest, cycle.end());
+      cycles.push_back(std::move(cycle));
+    }
+    for (const std::size_t i : path) mark[i] = finished;
+  }
+  return cycles;
+}
+
+// What makes two sightings of a cycle the same: its fibers and their waits.
+std::vector<std::uint64_t> cycle_key(const std::vector<std::size_t>& cycle,
+                                     const std::vector<fiber_info>& infos) {
+  std::vector<std::uint64_t> key;
+  for (const std::size_t i : cycle) {
+    key.push_back(infos[i].id.value());
+    key.push_back(reinterpret_cast<std::uintptr_t>(infos[i].wait_object));
+    key.push_back(static_cast<std::uint64_t>(infos[i].waiting_since.time_since_epoch().count()));
+  }
+  return key;
+}
+
+struct graph {
+  std::vector<fiber_info> infos;
+  std::vector<long> edge;
+};
+
+graph build_graph(const runtime_core& core, bool stacks) {
+  graph g;
+  g.infos = list_fibers(core, stacks);
+  std::unordered_map<std::uint64_t, long> index_of;
+  for (std::size_t i = 0; i < g.infos.size(); ++i) {
+    index_of.emplace(g.infos[i].id.value(), static_cast<long>(i));
+  }
+  g.edge.assign(g.infos.size(), -1);
+  for (std::size_t i = 0; i < g.infos.size(); ++i) {
+    const fiber_info& f = g.infos[i];
+    if (f.state != fiber_state::parked || !f.blocked_by) continue;
+    if (const auto found = index_of.find(f.blocked_by.value()); found != index_of.end()) {
+      g.edge[i] = found->second;
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+std::vector<fiber_info> list_fibers(const runtime_core& core, bool stacks) {
+  const std::vector<fiber*> fibers = core.registry.retain_all();
+  struct release_on_exit {
+    const std::vector<fiber*>& fibers;
+    ~release_on_exit() {
+      for (fiber* f : fibers) release_reference(*f);
+    }
+  } release{fibers};
+  std::vector<fiber_info> infos;
+  infos.reserve(fibers.size());
+  for (const fiber* f : fibers) infos.push_back(fiber_registry::describe(*f));
+  fiber_registry::resolve_blocked_by({fibers.begin(), fibers.end()}, infos);
+
+  std::optional<stack_unwinder> unwinder;
+  if (stacks) unwinder.emplace();
+  const std::vector<pinned_view> views = inspect_pinned(fibers, unwinder ? &*unwinder : nullptr);
+  const stack_owners owners(views);
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    if (views[i].holder != 0) {
+      const long holder = owners.owner_of(views[i].holder);
+      if (holder >= 0) infos[i].blocked_by = infos[static_cast<std::size_t>(holder)].id;
+    }
+    if (stacks) infos[i].stack = symbolize_frames(views[i].frames, *unwinder);
+  }
+  return infos;
+}
+
+std::vector<deadlock> find_deadlocks(const runtime_core& core) {
+  const graph first = build_graph(core, false);
+  std::set<std::vector<std::uint64_t>> seen;
+  for (const auto& cycle : find_cycles(first.edge, first.infos)) {
+    seen.insert(cycle_key(cycle, first.infos));
+  }
+  if (seen.empty()) return {};
+  const graph second = build_graph(core, true);
+  std::vector<deadlock> found;
+  for (const auto& cycle : find_cycles(second.edge, second.infos)) {
+    if (!seen.contains(cycle_key(cycle, second.infos))) continue;
+    deadlock d;
+    for (const std::size_t i : cycle) d.cycle.push_back(second.infos[i]);
+    found.push_back(std::move(d));
+  }
+  return found;
+}
+
+deadlock_watch::deadlock_watch(const runtime_core& core, std::chrono::milliseconds period)
+    : core_(core), period_(period), thread_([this] { run(); }) {}
+
+deadlock_watch::~deadlock_watch() {
+  {
+    const std::lock_guard guard(lock_);
+    stop_ = true;
+  }
+  stop_requested_.notify_one();
+  thread_.join();
+}
+
+void deadlock_watch::run() {
+  std::unique_lock guard(lock_);
+  while (!stop_requested_.wait_for(guard, period_, [this] { return stop_; })) {
+    guard.unlock();
+    std::ostringstream report;
+    for (const deadlock& d : find_deadlocks(core_)) {
+      std::vector<std::uint64_t> key;
+      for (const fiber_info& f : d.cycle) {
+        key.push_back(f.id.value());
+        key.push_back(static_cast<std::uint64_t>(f.waiting_since.time_since_epoch().count()));
+      }
+      if (!reported_.insert(std::move(key)).second) continue;
+      write_deadlock(report, core_, d);
+    }
+    if (const std::string text = report.str(); !text.empty()) {
+      std::fputs(text.c_str(), stderr);
+      std::fflush(stderr);
+    }
+    guard.lock();
+  }
+}
+
+}  // namespace weft::detail
