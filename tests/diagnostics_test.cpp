@@ -420,6 +420,41 @@ TEST(DumpSignal, RejectsSignalsThatCannotBeCaught) {
   EXPECT_THROW(weft::install_dump_signal(NSIG), std::invalid_argument);
 }
 
+// Reads `fd` into `pending` until every one of `wanted` is in it; returns
+// (and removes) `pending` up to the end of the last of them to appear (all
+// of it if the writer closed its end first).
+std::string read_until(int fd, std::string& pending, const std::vector<std::string>& wanted) {
+  char buffer[4096];
+  for (;;) {
+    std::size_t end = 0;
+    bool complete = true;
+    for (const std::string& w : wanted) {
+      const std::size_t at = pending.find(w);
+      if (at == std::string::npos) {
+        complete = false;
+        break;
+      }
+      end = std::max(end, at + w.size());
+    }
+    if (complete) {
+      std::string taken = pending.substr(0, end);
+      pending.erase(0, end);
+      return taken;
+    }
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) return std::exchange(pending, {});  // the writer is gone: the caller's checks fail
+    pending.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 // The stuck example (docs/examples/stuck_fibers.cpp) run with --wait as a
 // child process, with `environment` added to ours; killed at the end.
 class spawned_example {
@@ -468,31 +503,6 @@ class spawned_example {
   [[nodiscard]] const std::string& unread_stderr() const { return err_pending_; }
 
  private:
-  static std::string read_until(int fd, std::string& pending,
-                                const std::vector<std::string>& wanted) {
-    char buffer[4096];
-    for (;;) {
-      std::size_t end = 0;
-      bool complete = true;
-      for (const std::string& w : wanted) {
-        const std::size_t at = pending.find(w);
-        if (at == std::string::npos) {
-          complete = false;
-          break;
-        }
-        end = std::max(end, at + w.size());
-      }
-      if (complete) {
-        std::string taken = pending.substr(0, end);
-        pending.erase(0, end);
-        return taken;
-      }
-      const ssize_t n = read(fd, buffer, sizeof buffer);
-      if (n <= 0) return std::exchange(pending, {});  // the child died: the caller's checks fail
-      pending.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-
   pid_t pid_ = 0;
   int out_ = -1;
   int err_ = -1;
@@ -533,12 +543,105 @@ TEST(DeadlockCheck, StuckProcessReportsItsCycleOnce) {
     all += stuck.read_stderr_until({"weft runtime", "\"auditor\""});
   }
   all += stuck.unread_stderr();
-  std::size_t reports = 0;
-  for (std::size_t at = all.find("weft: deadlock"); at != std::string::npos;
-       at = all.find("weft: deadlock", at + 1)) {
-    ++reports;
+  EXPECT_EQ(occurrences(all, "weft: deadlock"), 1u) << all;
+}
+
+// This process's stderr into a pipe while the object lives.
+class captured_stderr {
+ public:
+  captured_stderr() {
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe");
+    read_end_ = fds[0];
+    std::fflush(stderr);
+    saved_ = dup(2);
+    dup2(fds[1], 2);
+    close(fds[1]);
   }
-  EXPECT_EQ(reports, 1u) << all;
+  ~captured_stderr() {
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+    close(read_end_);
+  }
+  captured_stderr(const captured_stderr&) = delete;
+  captured_stderr& operator=(const captured_stderr&) = delete;
+
+  std::string read_until(const std::vector<std::string>& wanted) {
+    return ::read_until(read_end_, pending_, wanted);
+  }
+  /// What was read and not returned yet, and whatever else is written by now.
+  std::string rest() {
+    std::fprintf(stderr, "<end>");
+    std::fflush(stderr);
+    return ::read_until(read_end_, pending_, {"<end>"});
+  }
+
+ private:
+  int read_end_ = -1;
+  int saved_ = -1;
+  std::string pending_;
+};
+
+// Runs without a switch until told to stop; sched_yield() gives the thread
+// (not the fiber) away, so sanitizers get to deliver signals meanwhile.
+[[gnu::noinline]] void spin_until(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) sched_yield();
+}
+
+// Blocks its worker in read(2) until a byte arrives.
+[[gnu::noinline]] char block_in_read(int fd) {
+  char byte = 0;
+  while (read(fd, &byte, 1) != 1) {
+  }
+  return byte;
+}
+
+TEST(StallWarning, ALongLoopIsNamedWithItsStackOnce) {
+  captured_stderr err;
+  std::string all;
+  {
+    weft::runtime rt(weft::options{.workers = 2, .stall_warning = std::chrono::milliseconds(20)});
+    std::atomic<bool> stop{false};
+    auto h = rt.spawn(weft::spawn_options{.name = "spinner"}, [&stop] { spin_until(stop); });
+    all = err.read_until({"weft: stall: worker", "\"spinner\" for", "spin_until"});
+    stop.store(true);
+    h.join();
+  }
+  all += err.rest();
+  EXPECT_NE(all.find("fiber "), std::string::npos) << all;
+  EXPECT_EQ(occurrences(all, "weft: stall:"), 1u) << all;
+}
+
+TEST(StallWarning, ABlockingSystemCallIsNamed) {
+  captured_stderr err;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  weft::runtime rt(weft::options{.workers = 1, .stall_warning = std::chrono::milliseconds(20)});
+  auto h = rt.spawn([fd = fds[0]] { return block_in_read(fd); });
+  const std::string warning = err.read_until({"weft: stall: worker 0", "block_in_read"});
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  EXPECT_EQ(h.join(), 'x');
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_NE(warning.find("block_in_read"), std::string::npos) << warning;
+}
+
+TEST(StallWarning, BadSettingsAreRejectedByName) {
+  try {
+    weft::runtime rt(weft::options{.stall_warning = std::chrono::milliseconds(-1)});
+    ADD_FAILURE() << "a negative stall_warning was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("stall_warning"), std::string::npos) << e.what();
+  }
+  setenv("WEFT_DEADLOCK_CHECK_MS", "soon", 1);
+  try {
+    weft::runtime rt(weft::options{.workers = 1});
+    ADD_FAILURE() << "WEFT_DEADLOCK_CHECK_MS=soon was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("WEFT_DEADLOCK_CHECK_MS"), std::string::npos) << e.what();
+  }
+  unsetenv("WEFT_DEADLOCK_CHECK_MS");
 }
 
 }  // namespace

@@ -33,6 +33,12 @@ struct options {
   /// the environment variable WEFT_DEADLOCK_CHECK_MS gives the default.
   /// Negative throws std::invalid_argument.
   std::chrono::milliseconds deadlock_check{0};
+  /// A worker that runs one fiber longer than this without a switch (a
+  /// blocking system call, a std::mutex, a long loop) makes the runtime
+  /// write one warning to stderr, naming the fiber, with the stack it is
+  /// stuck in. 0 (the default) is off; WEFT_STALL_WARNING_MS gives the
+  /// default. Negative throws std::invalid_argument.
+  std::chrono::milliseconds stall_warning{0};
 };
 
 /// Settings of one spawned fiber.

@@ -67,13 +67,15 @@ bool entry_frame(const stack_frame& frame) {
 }  // namespace
 
 std::vector<stack_frame> symbolize_frames(const std::vector<std::uintptr_t>& pcs,
-                                          stack_unwinder& unwinder) {
+                                          stack_unwinder& unwinder, bool interrupted) {
   std::vector<stack_frame> frames;
   frames.reserve(pcs.size());
-  // Every pc is a return address, the innermost too: a switched-out context
-  // resumes after its call into the switch.
-  for (const std::uintptr_t pc : pcs) {
-    for (stack_frame& frame : unwinder.describe(pc, true)) frames.push_back(std::move(frame));
+  // A switched-out context resumes after its call into the switch: then
+  // every pc, the innermost too, is a return address.
+  for (std::size_t i = 0; i < pcs.size(); ++i) {
+    for (stack_frame& frame : unwinder.describe(pcs[i], i > 0 || !interrupted)) {
+      frames.push_back(std::move(frame));
+    }
   }
   // From the outermost of the library's frames above the caller's first
   // (weft::mutex::lock, not the helper it waits in).
@@ -84,7 +86,13 @@ std::vector<stack_frame> symbolize_frames(const std::vector<std::uintptr_t>& pcs
   if (users != first && users != frames.end()) first = std::prev(users);
   const auto last = std::find_if_not(frames.rbegin(), frames.rend(), entry_frame).base();
   if (first >= last) return frames;  // nothing but the runtime: show it all
-  return {std::make_move_iterator(first), std::make_move_iterator(last)};
+  // In between too (a child run inline by its joiner's join() has the task
+  // wrapper and the join machinery between its frames and the joiner's).
+  std::vector<stack_frame> shown;
+  for (auto it = first; it != last; ++it) {
+    if (it == first || !entry_frame(*it)) shown.push_back(std::move(*it));
+  }
+  return shown;
 }
 
 namespace {
@@ -157,12 +165,7 @@ void write_fiber(std::ostream& out, const fiber_info& f,
     }
   }
   out << '\n';
-  for (std::size_t i = 0; i < f.stack.size(); ++i) {
-    const stack_frame& frame = f.stack[i];
-    out << "    #" << i << ' ' << (frame.function.empty() ? "??" : frame.function);
-    if (!frame.file.empty()) out << " at " << frame.file << ':' << frame.line;
-    out << " [0x" << std::hex << frame.address << std::dec << "]\n";
-  }
+  for (std::size_t i = 0; i < f.stack.size(); ++i) write_frame(out, i, f.stack[i]);
 }
 
 void dump_runtime(const runtime_core& core, std::ostream& out) {
@@ -175,6 +178,12 @@ void dump_runtime(const runtime_core& core, std::ostream& out) {
 }
 
 }  // namespace
+
+void write_frame(std::ostream& out, std::size_t number, const stack_frame& frame) {
+  out << "    #" << number << ' ' << (frame.function.empty() ? "??" : frame.function);
+  if (!frame.file.empty()) out << " at " << frame.file << ':' << frame.line;
+  out << " [0x" << std::hex << frame.address << std::dec << "]\n";
+}
 
 void write_deadlock(std::ostream& out, const runtime_core& core, const deadlock& d) {
   const auto now = std::chrono::steady_clock::now();
@@ -238,14 +247,14 @@ void unlist_runtime(runtime_core& core) noexcept {
   std::erase(list.cores, &core);
 }
 
-std::chrono::milliseconds deadlock_check_from_environment() {
-  const char* value = std::getenv("WEFT_DEADLOCK_CHECK_MS");
+std::chrono::milliseconds milliseconds_from_environment(const char* name) {
+  const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return std::chrono::milliseconds(0);
   char* end = nullptr;
   errno = 0;
   const long long ms = std::strtoll(value, &end, 10);
   if (errno != 0 || *end != '\0' || ms < 0) {
-    throw std::invalid_argument(std::string("WEFT_DEADLOCK_CHECK_MS: \"") + value +
+    throw std::invalid_argument(std::string(name) + ": \"" + value +
                                 "\" is not a whole number of milliseconds >= 0");
   }
   return std::chrono::milliseconds(ms);

@@ -16,9 +16,14 @@ class runtime_core;
 class stack_unwinder;
 
 /// Names raw frames (innermost first), one per inlined call, without the
-/// runtime's own frames at either end.
+/// runtime's own frames at either end. The innermost pc is a return address
+/// (a switched-out context) unless `interrupted` (a thread stopped by a
+/// signal: its pc is the instruction it was about to run).
 std::vector<stack_frame> symbolize_frames(const std::vector<std::uintptr_t>& pcs,
-                                          stack_unwinder& unwinder);
+                                          stack_unwinder& unwinder, bool interrupted);
+
+/// Writes one frame as a dump line: "    #<n> function at file:line [address]".
+void write_frame(std::ostream& out, std::size_t number, const stack_frame& frame);
 
 /// Writes a deadlock report: the cycle's fibers with their waits and stacks.
 void write_deadlock(std::ostream& out, const runtime_core& core, const deadlock& d);
@@ -28,9 +33,10 @@ void write_deadlock(std::ostream& out, const runtime_core& core, const deadlock&
 void list_runtime(runtime_core& core);
 void unlist_runtime(runtime_core& core) noexcept;
 
-/// WEFT_DEADLOCK_CHECK_MS (0 if unset). Throws std::invalid_argument naming
-/// the variable unless it is a whole number of milliseconds >= 0.
-std::chrono::milliseconds deadlock_check_from_environment();
+/// The environment variable `name` (WEFT_DEADLOCK_CHECK_MS,
+/// WEFT_STALL_WARNING_MS) as milliseconds; 0 if unset. Throws
+/// std::invalid_argument naming the variable unless it is a whole number >= 0.
+std::chrono::milliseconds milliseconds_from_environment(const char* name);
 
 /// Reads WEFT_DUMP_SIGNAL once per process (the first runtime calls it).
 /// Throws std::invalid_argument naming the variable for an unknown signal.

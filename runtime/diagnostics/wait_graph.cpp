@@ -144,7 +144,7 @@ std::vector<fiber_info> list_fibers(const runtime_core& core, bool stacks) {
       const long holder = owners.owner_of(views[i].holder);
       if (holder >= 0) infos[i].blocked_by = infos[static_cast<std::size_t>(holder)].id;
     }
-    if (stacks) infos[i].stack = symbolize_frames(views[i].frames, *unwinder);
+    if (stacks) infos[i].stack = symbolize_frames(views[i].frames, *unwinder, false);
   }
   return infos;
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "diagnostics/fiber_dump.hpp"
+#include "diagnostics/stall_watch.hpp"
 #include "diagnostics/wait_graph.hpp"
 #include "fiber/fiber.hpp"
 #include "fiber/stack_overflow.hpp"
@@ -38,11 +39,16 @@ options validate_options(options opts) {
                                 std::to_string(max_stack_size) + "]");
   }
   if (opts.name.empty()) throw std::invalid_argument("weft::options::name: must not be empty");
-  if (opts.deadlock_check.count() < 0) {
-    throw std::invalid_argument("weft::options::deadlock_check: " +
-                                std::to_string(opts.deadlock_check.count()) + " ms is negative");
-  }
-  if (opts.deadlock_check.count() == 0) opts.deadlock_check = deadlock_check_from_environment();
+  const auto period_or_environment = [](std::chrono::milliseconds& period, const char* option,
+                                        const char* variable) {
+    if (period.count() < 0) {
+      throw std::invalid_argument(std::string("weft::options::") + option + ": " +
+                                  std::to_string(period.count()) + " ms is negative");
+    }
+    if (period.count() == 0) period = milliseconds_from_environment(variable);
+  };
+  period_or_environment(opts.deadlock_check, "deadlock_check", "WEFT_DEADLOCK_CHECK_MS");
+  period_or_environment(opts.stall_warning, "stall_warning", "WEFT_STALL_WARNING_MS");
   opts.stack_size = round_stack_size(opts.stack_size);
   return opts;
 }
@@ -71,6 +77,9 @@ runtime_core::runtime_core(runtime& rt, options validated)
   if (opts.deadlock_check.count() > 0) {
     deadlock_watch_ = std::make_unique<deadlock_watch>(*this, opts.deadlock_check);
   }
+  if (opts.stall_warning.count() > 0) {
+    stall_watch_ = std::make_unique<stall_watch>(*this, opts.stall_warning);
+  }
 }
 
 runtime_core::~runtime_core() {
@@ -93,6 +102,7 @@ runtime_core::~runtime_core() {
       },
       this);
   deadlock_watch_.reset();  // no fiber left to wait for another
+  stall_watch_.reset();     // nor to stall a worker
   // An outside waker may still be inside schedule() for a fiber that has
   // already finished: wait until it left (a handful of instructions).
   while (outside_wakers.load(std::memory_order_acquire) != 0) std::this_thread::yield();

@@ -19,6 +19,7 @@ namespace weft::detail {
 class io_poller;
 class worker;
 class deadlock_watch;
+class stall_watch;
 
 class runtime_core {
  public:
@@ -73,6 +74,7 @@ class runtime_core {
 
   std::vector<std::unique_ptr<worker>> workers_;
   std::unique_ptr<deadlock_watch> deadlock_watch_;  ///< options::deadlock_check; null if off
+  std::unique_ptr<stall_watch> stall_watch_;        ///< options::stall_warning; null if off
   std::atomic<bool> stopping_{false};
   std::atomic<io_poller*> io_{nullptr};  ///< owned; deleted after the workers are joined
 };

@@ -58,11 +58,14 @@
 // loop.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <thread>
 #include <vector>
 
+#include "diagnostics/stall_capture.hpp"
 #include "fiber/context.hpp"
 #include "fiber/stack_pool.hpp"
 #include "scheduler/local_queue.hpp"
@@ -150,6 +153,21 @@ class worker {
   }
   /// The fiber running on this worker now; nullptr in the worker's own context.
   [[nodiscard]] fiber* running() const noexcept { return running_; }
+
+  // ---- read by the stall watch (diagnostics/stall_watch.hpp), any thread
+  /// Scheduling decisions so far: unchanged while one fiber runs on.
+  [[nodiscard]] std::uint32_t tick() const noexcept {
+    return tick_.load(std::memory_order_relaxed);
+  }
+  /// Not asleep (on its futex word or in epoll).
+  [[nodiscard]] bool awake() const noexcept {
+    return sleep_word_.load(std::memory_order_relaxed) == 0;
+  }
+  [[nodiscard]] pthread_t native_thread() noexcept { return thread_.native_handle(); }
+  /// The worker thread's own stack (its scheduling context runs there).
+  [[nodiscard]] execution_stack own_stack() const noexcept { return own_stack_; }
+  /// Where a stall capture meets this worker's signal handler.
+  stall_capture& stall_slot() noexcept { return stall_slot_; }
   /// Yields the running fiber (this_fiber::yield).
   static void yield_current();
   /// Parks the running fiber; see park.hpp.
@@ -278,6 +296,7 @@ class worker {
   static constexpr std::uint32_t asleep = 1;
   static constexpr std::uint32_t asleep_in_epoll = 2;
   std::atomic<std::uint32_t> sleep_word_{0};
+  stall_capture stall_slot_;
   std::thread thread_;
 };
 
