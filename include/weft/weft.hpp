@@ -22,4 +22,5 @@
 #include "weft/task_group.hpp"
 #include "weft/this_fiber.hpp"
 #include "weft/thread_pool.hpp"
+#include "weft/trace.hpp"
 #include "weft/wait_group.hpp"

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
@@ -27,6 +28,7 @@
 #include "platform/system_error.hpp"
 #include "scheduler/runtime_core.hpp"
 #include "weft/diagnostics.hpp"
+#include "weft/trace.hpp"
 
 namespace weft {
 
@@ -102,6 +104,8 @@ std::vector<fiber_info> inspect(const runtime_core& core, fiber_detail detail) {
   return list_fibers(core, true);
 }
 
+}  // namespace
+
 const char* wait_kind_name(wait_kind kind) noexcept {
   switch (kind) {
     case wait_kind::none:
@@ -143,6 +147,8 @@ const char* wait_kind_name(wait_kind kind) noexcept {
   }
   return "other";
 }
+
+namespace {
 
 void write_fiber(std::ostream& out, const fiber_info& f,
                  std::chrono::steady_clock::time_point now) {
@@ -271,6 +277,19 @@ void apply_diagnostics_environment() {
                                   "\" is not one of QUIT, USR1, USR2");
     }
     install_dump_signal(signo);
+  });
+  static std::once_flag trace_once;
+  std::call_once(trace_once, [] {
+    const char* path = std::getenv("WEFT_TRACE");
+    if (path == nullptr || *path == '\0') return;
+    trace::start(path);  // throws std::runtime_error naming an unwritable path
+    std::atexit([] {
+      try {
+        trace::stop();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "weft: WEFT_TRACE: %s\n", e.what());
+      }
+    });
   });
 }
 

@@ -22,6 +22,9 @@ class stack_unwinder;
 std::vector<stack_frame> symbolize_frames(const std::vector<std::uintptr_t>& pcs,
                                           stack_unwinder& unwinder, bool interrupted);
 
+/// How a dump names a wait ("mutex", "channel receive", ...).
+const char* wait_kind_name(wait_kind kind) noexcept;
+
 /// Writes one frame as a dump line: "    #<n> function at file:line [address]".
 void write_frame(std::ostream& out, std::size_t number, const stack_frame& frame);
 
@@ -38,8 +41,9 @@ void unlist_runtime(runtime_core& core) noexcept;
 /// std::invalid_argument naming the variable unless it is a whole number >= 0.
 std::chrono::milliseconds milliseconds_from_environment(const char* name);
 
-/// Reads WEFT_DUMP_SIGNAL once per process (the first runtime calls it).
-/// Throws std::invalid_argument naming the variable for an unknown signal.
+/// Reads WEFT_DUMP_SIGNAL and WEFT_TRACE once per process (the first
+/// runtime calls it). Throws std::invalid_argument naming the variable for
+/// an unknown signal, std::runtime_error for a trace file it cannot write.
 void apply_diagnostics_environment();
 
 }  // namespace weft::detail

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "diagnostics/trace_recorder.hpp"
 #include "fiber/block_cache.hpp"
 #include "scheduler/inline_join.hpp"
 #include "scheduler/park.hpp"
@@ -180,6 +181,8 @@ void start_fiber(fiber* f, task_base* body, spawn_kind kind) {
   // release: publishes the record to whoever takes the fiber from a queue
   // (see worker::take_injected for why the inject queue needs this edge).
   f->state.store(run_state::created, std::memory_order_release);
+  if (tracing::on()) [[unlikely]]
+    tracing::spawned(*f);
   runtime_core& core = f->core;
   worker* w = worker::current();
   if (w && &w->core() == &core) {

@@ -79,6 +79,10 @@ struct fiber {
   /// Set by an inspector reading this fiber's stack; a worker about to
   /// resume the fiber waits until it is clear again.
   std::atomic<bool> inspected{false};
+  /// The trace's flow arrow from the wake or spawn that made it runnable to
+  /// its next run; 0 if none (diagnostics/trace_recorder.hpp). Written by the
+  /// waker before it queues the fiber, read by the worker that takes it.
+  std::uint64_t trace_flow = 0;
 
   // ---- inline joins (inline_join.hpp)
   /// The worker whose deque holds this fiber's spawn entry; no_worker when it

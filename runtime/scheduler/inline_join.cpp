@@ -3,6 +3,7 @@
 
 #include <cstddef>
 
+#include "diagnostics/trace_recorder.hpp"
 #include "fiber/fiber.hpp"
 #include "scheduler/runtime_core.hpp"
 #include "scheduler/worker.hpp"
@@ -50,6 +51,10 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   set_state(joiner, run_state::running, run_state::parked);
   set_state(child, run_state::created, run_state::running);
   here.set_running(&child);
+  if (tracing::on()) [[unlikely]] {
+    tracing::run_end(joiner);
+    tracing::run_begin(child, here.index());
+  }
   // A new fiber has caught nothing, even when its joiner joins inside a
   // catch block (fiber_entry); the joiner's caught exceptions come back after.
   const exception_state joiners_exceptions = here.exceptions();
@@ -70,6 +75,10 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   // detaches (it is the joiner's). release: pairs with join_fiber()'s and
   // done()'s acquire loads.
   child.join_bits.store(finished, std::memory_order_release);
+  if (tracing::on()) [[unlikely]] {
+    tracing::run_end(child);
+    tracing::run_begin(joiner, now->index());
+  }
   now->set_running(&joiner);
   set_state(joiner, run_state::parked, run_state::running);
   clear_wait_reason(joiner);

@@ -1,6 +1,7 @@
 // Parking fibers and blocking threads. See park.hpp.
 #include "scheduler/park.hpp"
 
+#include "diagnostics/trace_recorder.hpp"
 #include "fiber/fiber.hpp"
 #include "platform/futex.hpp"
 #include "scheduler/runtime_core.hpp"
@@ -21,12 +22,16 @@ bool other_fibers_ready() noexcept {
 void park_current(park_commit commit, void* arg, wait_kind why, const void* object) {
   fiber* self = current_fiber();
   set_wait_reason(*self, why, object);
+  if (tracing::on()) [[unlikely]]
+    tracing::parked(*self, why);
   worker::park_current(commit, arg);
   clear_wait_reason(*self);
 }
 
 void make_ready(fiber* f) noexcept {
   set_state(*f, run_state::parked, run_state::ready);
+  if (tracing::on()) [[unlikely]]
+    tracing::woken(*f);
   f->core.schedule_woken(f);
 }
 

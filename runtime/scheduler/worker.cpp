@@ -6,6 +6,7 @@
 #include <string>
 
 #include "diagnostics/fiber_inspection.hpp"
+#include "diagnostics/trace_recorder.hpp"
 #include "fiber/fiber.hpp"
 #include "fiber/stack_overflow.hpp"
 #include "io/io_poller.hpp"
@@ -388,6 +389,8 @@ fiber* worker::steal_one() noexcept {
       if (r.status == steal_status::success) {
         if (fiber* f = accept_entry(r.value, true)) {
           worker_counters::bump(counters_.steals);
+          if (tracing::on()) [[unlikely]]
+            tracing::stolen(*f, victim);
           return f;
         }
       }
@@ -620,10 +623,16 @@ void worker::unpark() noexcept {
       wait_while_inspected(*next);  // a dump may be reading its stack
     }
     next->last_worker.store(self->index_, std::memory_order_relaxed);
+    if (tracing::on()) [[unlikely]] {
+      if (record.from) tracing::run_end(*record.from);
+      tracing::run_begin(*next, self->index_);
+    }
     self->running_ = next;
     const execution_stack target{next->stack.bottom, next->stack.size, next->tsan_fiber};
     t = switch_context(next->context, target, &record, leaving_forever);
   } else {
+    if (tracing::on() && record.from) [[unlikely]]
+      tracing::run_end(*record.from);
     self->running_ = nullptr;
     t = switch_context(self->own_context_, self->own_stack_, &record, leaving_forever);
   }
