@@ -165,8 +165,9 @@ fiber_allocation allocate_fiber(runtime_core& core, const spawn_options* opts,
     free_block(block, header + task_size, align);
     throw;
   }
-  f->allocation_bytes = header + task_size;
-  f->allocation_align = align;
+  // Both fit: blocks are records with callables, far below 4 GiB.
+  f->allocation_bytes = static_cast<std::uint32_t>(header + task_size);
+  f->allocation_align = static_cast<std::uint32_t>(align);
   return {f, static_cast<std::byte*>(block) + header};
 }
 

@@ -53,6 +53,9 @@ struct fiber {
         std::size_t requested_stack) noexcept
       : core(owner), id(fiber_id), stack_request(requested_stack), name(std::move(fiber_name)) {}
 
+  // Fields are grouped by who touches them and when, small ones packed
+  // together: every spawn writes the whole record, so padding costs time.
+
   // ---- scheduling: touched only by the worker running or resuming it
   context_handle context = nullptr;  ///< saved context while switched out; null before first run
   fiber_stack stack;                 ///< attached at first run, released after the last switch
@@ -61,57 +64,59 @@ struct fiber {
   runtime_core& core;
   fiber* next_in_list = nullptr;  ///< intrusive link for the worker's yield FIFO
   std::atomic<run_state> state{run_state::created};
+  /// Set by an inspector reading this fiber's stack; a worker about to
+  /// resume the fiber waits until it is clear again
+  /// (diagnostics/fiber_inspection.hpp).
+  std::atomic<bool> inspected{false};
+  /// Won by whoever starts the fiber from its spawn entry other than by the
+  /// deque owner's pop: a thief that stole the entry, or a joiner on the
+  /// owner's thread that runs it inline (inline_join.hpp). An entry whose
+  /// fiber was claimed is a tombstone: its taker only drops the entry's
+  /// reference.
+  std::atomic<bool> start_claimed{false};
+  bool registered =
+      false;  ///< linked in the registry yet (set once, by the spawning or adopting worker)
+
+  // ---- why it waits (read by runtime::fibers() from any thread; relaxed:
+  // a snapshot that may be slightly stale is all enumeration promises)
+  std::atomic<wait_kind> waiting_on{wait_kind::none};
 
   // ---- identity (immutable after spawn)
   const std::uint64_t id;
   const std::size_t stack_request;  ///< 0: the runtime's default
   const std::string name;
 
-  // ---- why it waits (read by runtime::fibers() from any thread; relaxed:
-  // a snapshot that may be slightly stale is all enumeration promises)
-  std::atomic<wait_kind> waiting_on{wait_kind::none};
-  std::atomic<const void*> wait_object{nullptr};
-  std::atomic<std::int64_t> wait_since_ns{0};
   /// The worker that runs it or ran it last (written at each resume).
   std::atomic<std::uint32_t> last_worker{0};
-
-  // ---- stack inspection (diagnostics/fiber_inspection.hpp)
-  /// Set by an inspector reading this fiber's stack; a worker about to
-  /// resume the fiber waits until it is clear again.
-  std::atomic<bool> inspected{false};
+  /// The worker whose deque holds this fiber's spawn entry; no_worker when it
+  /// was spawned from outside. Written before the push that publishes it.
+  std::uint32_t spawn_worker = no_worker;
+  std::atomic<const void*> wait_object{nullptr};
+  std::atomic<std::int64_t> wait_since_ns{0};
   /// The trace's flow arrow from the wake or spawn that made it runnable to
   /// its next run; 0 if none (diagnostics/trace_recorder.hpp). Written by the
   /// waker before it queues the fiber, read by the worker that takes it.
   std::uint64_t trace_flow = 0;
 
   // ---- inline joins (inline_join.hpp)
-  /// The worker whose deque holds this fiber's spawn entry; no_worker when it
-  /// was spawned from outside. Written before the push that publishes it.
-  std::uint32_t spawn_worker = no_worker;
-  /// Won by whoever starts the fiber from its spawn entry other than by the
-  /// deque owner's pop: a thief that stole the entry, or a joiner on the
-  /// owner's thread that runs it inline. An entry whose fiber was claimed is
-  /// a tombstone: its taker only drops the entry's reference.
-  std::atomic<bool> start_claimed{false};
   /// The fiber whose join() runs this one on its own stack; nullptr unless
   /// it runs inline. Read by the stack-overflow report.
   const fiber* inline_host = nullptr;
-  /// While it runs inline: the top of its part of the host's stack (the
-  /// host's frames lie above). Read by diagnostics to tell which of the
-  /// fibers sharing a stack a held mutex's stack address names.
+  /// While it runs inline (inline_host set): the top of its part of the
+  /// host's stack (the host's frames lie above). Read by diagnostics to tell
+  /// which of the fibers sharing a stack a held mutex's stack address names.
   std::uintptr_t inline_top = 0;
 
   // ---- join protocol and lifetime
   std::atomic<std::uint32_t> join_bits{0};
-  waiter* joiner = nullptr;  ///< valid once has_joiner is set
   /// The join handle's and the fiber's own (held by its spawn entry until a
   /// worker takes that, then by the worker that runs it until it retires).
   std::atomic<std::uint32_t> refs{2};
-  std::size_t allocation_bytes = 0;  ///< size of the record+task block (block_cache)
-  std::size_t allocation_align = 0;  ///< its alignment
+  waiter* joiner = nullptr;            ///< valid once has_joiner is set
+  std::uint32_t allocation_bytes = 0;  ///< size of the record+task block (block_cache)
+  std::uint32_t allocation_align = 0;  ///< its alignment
 
   // ---- live-fiber registry (registry.hpp: its shard's owner, or an inspector)
-  bool registered = false;  ///< linked yet (set once, by the spawning or adopting worker)
   fiber* registry_prev = nullptr;
   fiber* registry_next = nullptr;
   fiber* ended_next = nullptr;  ///< link in the shard's stack of fibers that ended elsewhere

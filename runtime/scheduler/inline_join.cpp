@@ -28,8 +28,12 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   // received the spawn entry (worker.hpp), and if that worker started the
   // child itself, it wrote `state` on this thread; a thief's start is
   // caught by the exchange in claim_unstarted.
+  //
+  // While a trace records, children run as fibers of their own, so that
+  // each run is a slice of its own on its worker's track (the trace hooks
+  // here cost the untraced fork-join path 3%: skynet, one worker).
   if (&child.core != &here.core() || child.spawn_worker != here.index() ||
-      child.state.load(std::memory_order_relaxed) != run_state::created) {
+      child.state.load(std::memory_order_relaxed) != run_state::created || tracing::on()) {
     return false;
   }
   const auto* frame = static_cast<const std::byte*>(__builtin_frame_address(0));
@@ -51,10 +55,6 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   set_state(joiner, run_state::running, run_state::parked);
   set_state(child, run_state::created, run_state::running);
   here.set_running(&child);
-  if (tracing::on()) [[unlikely]] {
-    tracing::run_end(joiner);
-    tracing::run_begin(child, here.index());
-  }
   // A new fiber has caught nothing, even when its joiner joins inside a
   // catch block (fiber_entry); the joiner's caught exceptions come back after.
   const exception_state joiners_exceptions = here.exceptions();
@@ -68,17 +68,12 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   worker_counters::bump(now->counters().completed);  // before join() can return
   child.stack = fiber_stack{};
   child.tsan_fiber = nullptr;
-  child.inline_host = nullptr;
-  child.inline_top = 0;
+  child.inline_host = nullptr;  // inline_top may stay: it is read only while inline_host is set
   set_state(child, run_state::running, run_state::done);
   // A plain store: no joiner registered (the joiner is here) and no handle
   // detaches (it is the joiner's). release: pairs with join_fiber()'s and
   // done()'s acquire loads.
   child.join_bits.store(finished, std::memory_order_release);
-  if (tracing::on()) [[unlikely]] {
-    tracing::run_end(child);
-    tracing::run_begin(joiner, now->index());
-  }
   now->set_running(&joiner);
   set_state(joiner, run_state::parked, run_state::running);
   clear_wait_reason(joiner);
