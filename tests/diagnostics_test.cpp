@@ -230,6 +230,42 @@ TEST_P(Diagnostics, NoDeadlockWhereFibersOnlyWait) {
   waiter.join();
 }
 
+// Parks in a destructor while an exception unwinds through its frame.
+struct parks_when_destroyed {
+  weft::channel<int>& release;
+  [[gnu::noinline]] ~parks_when_destroyed() { (void)release.recv(); }
+};
+
+[[gnu::noinline]] void throw_through_a_parking_destructor(weft::channel<int>& release) {
+  const parks_when_destroyed guard{release};
+  throw std::runtime_error("unwinding");
+}
+
+// The destructor runs from the landing pad in the throwing function's own
+// frame (the C++ runtime's unwinder has already left when cleanups run): the
+// unwinder must read that frame's CFI at a landing pad, and go on through
+// it to the catching caller.
+TEST_P(Diagnostics, StackOfAFiberParkedWhileAnExceptionUnwinds) {
+  weft::channel<int> release(0);
+  auto h = rt.spawn([&release] {
+    try {
+      throw_through_a_parking_destructor(release);
+    } catch (const std::runtime_error&) {
+      return true;
+    }
+    return false;
+  });
+  const weft::fiber_id id = h.id();
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::channel_recv);
+  const weft::fiber_info f = find_fiber(rt.fibers(weft::fiber_detail::stacks), id);
+  release.send(1);
+  EXPECT_TRUE(h.join());
+  EXPECT_EQ(frames_named(f, "parks_when_destroyed::~parks_when_destroyed"), 1u);
+  EXPECT_EQ(frames_named(f, "throw_through_a_parking_destructor"), 1u);
+  EXPECT_EQ(frames_named(f, "StackOfAFiberParkedWhileAnExceptionUnwinds"), 1u)
+      << "the catching lambda, below the landing pad";
+}
+
 INSTANTIATE_TEST_SUITE_P(Workers, Diagnostics, ::testing::ValuesIn(weft::test::worker_counts),
                          [](const auto& param_info) {
                            return std::to_string(param_info.param) + "Workers";
