@@ -6,11 +6,13 @@
 #include <signal.h>
 #include <ucontext.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "diagnostics/fiber_dump.hpp"
 #include "diagnostics/stack_unwinder.hpp"
@@ -90,34 +92,22 @@ bool await_phase(const stall_capture& slot, std::uint32_t wanted,
   return true;
 }
 
+// Four looks per threshold: a stall is noticed within 1.25 thresholds.
+std::chrono::milliseconds look_period(std::chrono::milliseconds threshold) {
+  return std::max<std::chrono::milliseconds>(threshold / 4, std::chrono::milliseconds(1));
+}
+
 }  // namespace
 
 stall_watch::stall_watch(runtime_core& core, std::chrono::milliseconds threshold)
-    : core_(core), threshold_(threshold) {
-  install_capture_handler();
-  thread_ = std::thread([this] { run(); });
-}
+    : core_(core),
+      threshold_(threshold),
+      looks_(core.worker_count()),
+      thread_(look_period(threshold), [this] { check_all(); }) {}
 
-stall_watch::~stall_watch() {
-  {
-    const std::lock_guard guard(lock_);
-    stop_ = true;
-  }
-  stop_requested_.notify_one();
-  thread_.join();
-}
-
-void stall_watch::run() {
-  std::vector<look> looks(core_.worker_count());
-  const auto period =
-      std::max<std::chrono::milliseconds>(threshold_ / 4, std::chrono::milliseconds(1));
-  std::unique_lock guard(lock_);
-  while (!stop_requested_.wait_for(guard, period, [this] { return stop_; })) {
-    guard.unlock();
-    const std::int64_t now = steady_now_ns();
-    for (unsigned i = 0; i < looks.size(); ++i) check(i, looks[i], now);
-    guard.lock();
-  }
+void stall_watch::check_all() {
+  const std::int64_t now = steady_now_ns();
+  for (unsigned i = 0; i < looks_.size(); ++i) check(i, looks_[i], now);
 }
 
 void stall_watch::check(unsigned index, look& last, std::int64_t now_ns) {
@@ -138,6 +128,7 @@ void stall_watch::warn(unsigned index, std::int64_t stalled_ns) {
   stall_capture& slot = w.stall_slot();
   std::ostringstream out;
   out << "weft: stall: worker " << index << " of runtime \"" << core_.opts.name << "\" has run ";
+  install_capture_handler();  // once per process, before the first signal
   std::uint32_t expected = stall_capture::idle;
   bool captured = false;
   if (slot.state.compare_exchange_strong(expected, stall_capture::requested,

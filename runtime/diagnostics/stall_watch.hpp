@@ -32,11 +32,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
-#include <thread>
 #include <vector>
+
+#include "diagnostics/periodic_thread.hpp"
 
 namespace weft::detail {
 
@@ -45,9 +44,6 @@ class runtime_core;
 class stall_watch {
  public:
   stall_watch(runtime_core& core, std::chrono::milliseconds threshold);
-  ~stall_watch();  ///< stops the thread and joins it
-  stall_watch(const stall_watch&) = delete;
-  stall_watch& operator=(const stall_watch&) = delete;
 
  private:
   struct look {
@@ -55,16 +51,14 @@ class stall_watch {
     std::int64_t since_ns = 0;  ///< when this tick was first seen (awake)
     bool warned = false;        ///< warned about this tick already
   };
-  void run();
+  void check_all();
   void check(unsigned index, look& last, std::int64_t now_ns);
   void warn(unsigned index, std::int64_t stalled_ns);
 
   runtime_core& core_;
   const std::chrono::milliseconds threshold_;
-  std::mutex lock_;
-  std::condition_variable stop_requested_;
-  bool stop_ = false;  // guarded by lock_
-  std::thread thread_;
+  std::vector<look> looks_;  // one per worker, the watch thread's own
+  periodic_thread thread_;   // last: stopped first
 };
 
 }  // namespace weft::detail

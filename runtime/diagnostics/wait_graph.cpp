@@ -168,36 +168,22 @@ std::vector<deadlock> find_deadlocks(const runtime_core& core) {
 }
 
 deadlock_watch::deadlock_watch(const runtime_core& core, std::chrono::milliseconds period)
-    : core_(core), period_(period), thread_([this] { run(); }) {}
+    : core_(core), thread_(period, [this] { check(); }) {}
 
-deadlock_watch::~deadlock_watch() {
-  {
-    const std::lock_guard guard(lock_);
-    stop_ = true;
+void deadlock_watch::check() {
+  std::ostringstream report;
+  for (const deadlock& d : find_deadlocks(core_)) {
+    std::vector<std::uint64_t> key;
+    for (const fiber_info& f : d.cycle) {
+      key.push_back(f.id.value());
+      key.push_back(static_cast<std::uint64_t>(f.waiting_since.time_since_epoch().count()));
+    }
+    if (!reported_.insert(std::move(key)).second) continue;
+    write_deadlock(report, core_, d);
   }
-  stop_requested_.notify_one();
-  thread_.join();
-}
-
-void deadlock_watch::run() {
-  std::unique_lock guard(lock_);
-  while (!stop_requested_.wait_for(guard, period_, [this] { return stop_; })) {
-    guard.unlock();
-    std::ostringstream report;
-    for (const deadlock& d : find_deadlocks(core_)) {
-      std::vector<std::uint64_t> key;
-      for (const fiber_info& f : d.cycle) {
-        key.push_back(f.id.value());
-        key.push_back(static_cast<std::uint64_t>(f.waiting_since.time_since_epoch().count()));
-      }
-      if (!reported_.insert(std::move(key)).second) continue;
-      write_deadlock(report, core_, d);
-    }
-    if (const std::string text = report.str(); !text.empty()) {
-      std::fputs(text.c_str(), stderr);
-      std::fflush(stderr);
-    }
-    guard.lock();
+  if (const std::string text = report.str(); !text.empty()) {
+    std::fputs(text.c_str(), stderr);
+    std::fflush(stderr);
   }
 }
 

@@ -18,13 +18,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <set>
-#include <thread>
 #include <vector>
 
+#include "diagnostics/periodic_thread.hpp"
 #include "weft/fiber_info.hpp"
 
 namespace weft::detail {
@@ -44,20 +42,13 @@ std::vector<deadlock> find_deadlocks(const runtime_core& core);
 class deadlock_watch {
  public:
   deadlock_watch(const runtime_core& core, std::chrono::milliseconds period);
-  ~deadlock_watch();  ///< stops the thread and joins it
-  deadlock_watch(const deadlock_watch&) = delete;
-  deadlock_watch& operator=(const deadlock_watch&) = delete;
 
  private:
-  void run();
+  void check();
 
   const runtime_core& core_;
-  const std::chrono::milliseconds period_;
-  std::mutex lock_;
-  std::condition_variable stop_requested_;
-  bool stop_ = false;                              // guarded by lock_
   std::set<std::vector<std::uint64_t>> reported_;  // cycles already written (their waits)
-  std::thread thread_;
+  periodic_thread thread_;                         // last: stopped first
 };
 
 }  // namespace weft::detail
