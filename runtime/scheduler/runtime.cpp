@@ -67,18 +67,21 @@ runtime_core::runtime_core(runtime& rt, options validated)
   }
   try {
     for (auto& w : workers_) w->start();
+    if (opts.deadlock_check.count() > 0) {
+      deadlock_watch_ = std::make_unique<deadlock_watch>(*this, opts.deadlock_check);
+    }
+    if (opts.stall_warning.count() > 0) {
+      stall_watch_ = std::make_unique<stall_watch>(*this, opts.stall_warning);
+    }
+    list_runtime(*this);  // last: nothing after it can fail
   } catch (...) {
+    // No fiber exists yet: stop what started, then let the exception out.
+    deadlock_watch_.reset();
+    stall_watch_.reset();
     stopping_.store(true, std::memory_order_release);
     for (auto& w : workers_) w->unpark();
     for (auto& w : workers_) w->join();
     throw;
-  }
-  list_runtime(*this);
-  if (opts.deadlock_check.count() > 0) {
-    deadlock_watch_ = std::make_unique<deadlock_watch>(*this, opts.deadlock_check);
-  }
-  if (opts.stall_warning.count() > 0) {
-    stall_watch_ = std::make_unique<stall_watch>(*this, opts.stall_warning);
   }
 }
 
