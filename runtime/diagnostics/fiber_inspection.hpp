@@ -46,7 +46,11 @@ void wait_for_inspection_end(const fiber& f) noexcept;
 /// The resumer's half (above): after `f` was set running, before switching to it.
 inline void wait_while_inspected(const fiber& f) noexcept {
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (f.inspected.load(std::memory_order_relaxed)) [[unlikely]] {
+  // acquire (a plain load on x86): reading the `false` an inspection's end
+  // stored orders that inspection's reads of the stack and the context
+  // before this resume and its next save (ThreadSanitizer saw the context
+  // read and the next park's write of it as a race with a relaxed load).
+  if (f.inspected.load(std::memory_order_acquire)) [[unlikely]] {
     wait_for_inspection_end(f);
   }
 }
