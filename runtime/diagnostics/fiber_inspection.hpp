@@ -11,9 +11,10 @@
 //              inspected = false (release)
 // Either the resumer sees `inspected` and waits, or the inspector sees
 // `running` and leaves the stack alone: a stack is never read while it
-// runs. The resumer pays one load of a line it has just written. The
-// inspector pins fibers in batches (one heavy fence per batch), so a
-// resumer waits at most for one batch's unwinding, microseconds per fiber.
+// runs. Every way back to running takes this step: switch_to, and a joiner
+// whose inline child returned (it runs on without a switch). The resumer pays one load of a line it
+// has just written. The inspector pins fibers in batches (one heavy fence per batch), so a resumer
+// waits at most for one batch's unwinding, microseconds per fiber.
 //
 // While a fiber is pinned and parked, the object it waits on is alive too
 // (the fiber will touch it when it resumes; destroying a mutex that has

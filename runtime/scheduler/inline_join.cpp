@@ -3,6 +3,7 @@
 
 #include <cstddef>
 
+#include "diagnostics/fiber_inspection.hpp"
 #include "diagnostics/trace_recorder.hpp"
 #include "fiber/fiber.hpp"
 #include "scheduler/runtime_core.hpp"
@@ -76,6 +77,9 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   child.join_bits.store(finished, std::memory_order_release);
   now->set_running(&joiner);
   set_state(joiner, run_state::parked, run_state::running);
+  // Back to running without a switch: still a resume, so it waits for a dump
+  // that has the joiner pinned (fiber_inspection.hpp), as switch_to does.
+  wait_while_inspected(joiner);
   clear_wait_reason(joiner);
   const bool unlinked = child.core.registry.remove(child, now->index());
   // A removed entry's reference is ours to drop. Once unlinked, the record
