@@ -82,9 +82,10 @@ inline long rss_kib() {
   return resident * 4;  // pages of 4 KiB (x86-64 and AArch64 Linux defaults)
 }
 
-inline void report(const std::string& workload, long workers, double value, const char* unit) {
-  std::printf("workload=%s impl=weft workers=%ld value=%.3f unit=%s\n", workload.c_str(), workers,
-              value, unit);
+inline void report(const std::string& workload, long workers, double value, const char* unit,
+                   const char* impl = "weft") {
+  std::printf("workload=%s impl=%s workers=%ld value=%.3f unit=%s\n", workload.c_str(), impl,
+              workers, value, unit);
 }
 
 }  // namespace weft::bench

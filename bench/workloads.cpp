@@ -333,6 +333,23 @@ int run_pool(const workload_args& args) {
   return 0;
 }
 
+// generator: a weft::generator yields 0..items-1 to a consumer on the
+// calling thread (no runtime: generators work on plain threads), which sums
+// them. The peer is Boost.Coroutine2's pull_type (bench/coroutine2_generator.cpp).
+int run_generator(const workload_args& args) {
+  const long items = args.get("items", 1'000'000);
+  const double ms = warm_then_time_ms([items] {
+    weft::generator<long> values([items](weft::yield_to<long>& yield) {
+      for (long i = 0; i < items; ++i) yield(i);
+    });
+    long sum = 0;
+    for (const long v : values) sum += v;
+    check(sum == items * (items - 1) / 2, "generator sum");
+  });
+  report("generator", 1, ms * 1e6 / static_cast<double>(items), "ns_per_value");
+  return 0;
+}
+
 // nqueens: count the solutions, one fiber per valid placement in rows <
 // cutoff, sequential below (bitmask search, as the peers).
 std::int64_t queens_sequential(int n, int row, std::uint32_t cols, std::uint32_t d1,
@@ -395,7 +412,7 @@ constexpr workload workloads[] = {
     {"pingpong", &run_pingpong}, {"mutex", &run_mutex},
     {"sleep", &run_sleep},       {"parked", &run_parked},
     {"pool", &run_pool},         {"nqueens", &run_nqueens},
-    {"fanout", &run_fanout},
+    {"fanout", &run_fanout},     {"generator", &run_generator},
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "weft/fiber_id.hpp"
 #include "weft/fiber_info.hpp"
 #include "weft/future.hpp"
+#include "weft/generator.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/latch.hpp"
 #include "weft/mutex.hpp"

@@ -79,6 +79,7 @@ fctx::transfer_t jump_without_call(fctx::fcontext_t to, void* data) noexcept {
 #endif
 
 // fcontext's entry signature uses Boost's transfer_t; convert once here.
+template <void (*entry)(transfer) noexcept>
 void entry_trampoline(fctx::transfer_t t) {
   // Complete the switch for ASan before anything else: the compiler inserts
   // __asan_handle_no_return before the [[noreturn]] call below, which must
@@ -86,7 +87,7 @@ void entry_trampoline(fctx::transfer_t t) {
 #ifdef WEFT_ASAN
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
-  fiber_entry(transfer{t.fctx, t.data});
+  entry(transfer{t.fctx, t.data});
 }
 }  // namespace
 
@@ -124,7 +125,11 @@ bool read_saved_registers(context_handle, saved_registers&) noexcept { return fa
 #endif
 
 context_handle make_context(void* top, std::size_t size) noexcept {
-  return fctx::make_fcontext(top, size, &entry_trampoline);
+  return fctx::make_fcontext(top, size, &entry_trampoline<&fiber_entry>);
+}
+
+context_handle make_generator_context(void* top, std::size_t size) noexcept {
+  return fctx::make_fcontext(top, size, &entry_trampoline<&generator_entry>);
 }
 
 transfer switch_context(context_handle to, const execution_stack& target, void* data,

@@ -43,6 +43,11 @@ context_handle make_context(void* top, std::size_t size) noexcept;
 /// completed); defined by the scheduler (worker.cpp). Never returns.
 [[noreturn]] void fiber_entry(transfer t) noexcept;
 
+/// As make_context, for a generator's body: the context starts in
+/// generator_entry() (generator.cpp). Never returns.
+context_handle make_generator_context(void* top, std::size_t size) noexcept;
+[[noreturn]] void generator_entry(transfer t) noexcept;
+
 /// Suspends the calling context and resumes `to` (running on `target`),
 /// passing `data`. Returns when something switches back here. Pass
 /// `leaving_forever` when the calling context will never be resumed (its
