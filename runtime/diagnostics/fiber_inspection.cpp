@@ -30,6 +30,10 @@ pinned_view read_pinned(const fiber& f, stack_unwinder* unwinder) {
   view.stack_low = reinterpret_cast<std::uintptr_t>(f.stack.bottom);
   view.stack_high = reinterpret_cast<std::uintptr_t>(f.stack.top());
   view.inline_top = f.inline_host != nullptr ? f.inline_top : 0;
+  for (const fiber* host = f.inline_host; host != nullptr; host = host->inline_host) {
+    view.hosts.emplace_back(host,
+                            host->inline_host != nullptr ? host->inline_top : view.stack_high);
+  }
   const void* object = f.wait_object.load(std::memory_order_relaxed);
   switch (f.waiting_on.load(std::memory_order_relaxed)) {
     case wait_kind::mutex:

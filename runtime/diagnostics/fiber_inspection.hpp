@@ -11,8 +11,7 @@
 //              inspected = false (release)
 // Either the resumer sees `inspected` and waits, or the inspector sees
 // `running` and leaves the stack alone: a stack is never read while it
-// runs. Every way back to running takes this step: switch_to, and a joiner
-// whose inline child returned (it runs on without a switch). The resumer pays one load of a line it
+// runs. The resumer pays one load of a line it
 // has just written. The inspector pins fibers in batches (one heavy fence per batch), so a resumer
 // waits at most for one batch's unwinding, microseconds per fiber.
 //
@@ -24,14 +23,14 @@
 // What is captured: parked and ready fibers that have run (they have a
 // saved context). Not: running fibers (their stack moves under us), fibers
 // that have not started (no stack yet), and a joiner that runs a child
-// inline (its stack is the child's: the child's dump shows both, the
-// child's frames above the joiner's; inline_join.cpp clears the joiner's
-// context for that time). Without membarrier (Linux < 4.14) no stack is
+// inline (it stays `running`, its stack being the child's: the child's dump
+// shows both, the child's frames above the joiner's). Without membarrier (Linux < 4.14) no stack is
 // captured at all.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "fiber/fiber.hpp"
@@ -65,6 +64,11 @@ struct pinned_view {
   std::uintptr_t stack_high = 0;
   /// For a child running inline: the top of its part of that stack.
   std::uintptr_t inline_top = 0;
+  /// For a child running inline: the fibers running it, innermost first,
+  /// each with the top of its part of the stack. They stay `running` (and
+  /// so have no view of their own) but cannot move while the child is
+  /// pinned: each waits in a join for the one below.
+  std::vector<std::pair<const fiber*, std::uintptr_t>> hosts;
   /// For a wait on a mutex or a shared_mutex: the marker of its holder.
   std::uintptr_t holder = 0;
   /// Raw program counters, innermost first (if asked for, and it has a

@@ -20,41 +20,55 @@ namespace weft::detail {
 
 namespace {
 
-// The fiber whose part of a stack holds `marker`, among the pinned views:
-// the stack that contains it, and of the fibers sharing that stack (a host
-// and the children it runs inline, each below the one that runs it), the
-// innermost part that contains it. -1 if none.
+// The fiber whose part of a stack holds `marker` (a mutex holder's, from
+// sync/ownership.hpp), or -1. A stack is a fiber's own, or shared through
+// inline joins: a host and the children it runs, each child's part below
+// its host's (pinned_view::inline_top). Of the parts that contain the
+// marker, the innermost (lowest top) is the owner's. Parked and ready
+// fibers have a view; hosts of a pinned inline child are named by it.
 class stack_owners {
  public:
-  explicit stack_owners(const std::vector<pinned_view>& views) : views_(views) {
+  stack_owners(const std::vector<fiber*>& fibers, const std::vector<pinned_view>& views) {
+    std::unordered_map<const fiber*, std::size_t> index_of;
+    for (std::size_t i = 0; i < fibers.size(); ++i) index_of.emplace(fibers[i], i);
     for (std::size_t i = 0; i < views.size(); ++i) {
-      if (views[i].stack_low != 0) by_low_.emplace_back(views[i].stack_low, i);
+      const pinned_view& v = views[i];
+      if (v.stack_low == 0) continue;
+      parts_.push_back({v.stack_low, v.inline_top != 0 ? v.inline_top : v.stack_high, i});
+      for (const auto& [host, top] : v.hosts) {
+        if (const auto found = index_of.find(host); found != index_of.end()) {
+          parts_.push_back({v.stack_low, top, found->second});
+        }
+      }
     }
-    std::sort(by_low_.begin(), by_low_.end());
+    std::sort(parts_.begin(), parts_.end(),
+              [](const part& a, const part& b) { return a.low < b.low; });
   }
 
   [[nodiscard]] long owner_of(std::uintptr_t marker) const {
-    auto it =
-        std::upper_bound(by_low_.begin(), by_low_.end(), std::make_pair(marker, ~std::size_t{0}));
-    if (it == by_low_.begin()) return -1;
-    const std::uintptr_t low = std::prev(it)->first;
+    auto it = std::upper_bound(parts_.begin(), parts_.end(), marker,
+                               [](std::uintptr_t m, const part& p) { return m < p.low; });
+    if (it == parts_.begin()) return -1;
+    const std::uintptr_t low = std::prev(it)->low;  // the stack the marker may be on
     long best = -1;
     std::uintptr_t best_top = ~std::uintptr_t{0};
-    for (auto sharer = std::prev(it);; --sharer) {
-      const pinned_view& v = views_[sharer->second];
-      const std::uintptr_t top = v.inline_top != 0 ? v.inline_top : v.stack_high;
-      if (marker < top && top < best_top) {
-        best = static_cast<long>(sharer->second);
-        best_top = top;
+    for (auto p = std::prev(it);; --p) {
+      if (marker < p->top && p->top < best_top) {
+        best = static_cast<long>(p->owner);
+        best_top = p->top;
       }
-      if (sharer == by_low_.begin() || std::prev(sharer)->first != low) break;
+      if (p == parts_.begin() || std::prev(p)->low != low) break;
     }
     return best;
   }
 
  private:
-  const std::vector<pinned_view>& views_;
-  std::vector<std::pair<std::uintptr_t, std::size_t>> by_low_;
+  struct part {
+    std::uintptr_t low;  ///< the stack's bottom
+    std::uintptr_t top;  ///< the top of this owner's part of it
+    std::size_t owner;   ///< index among the fibers listed
+  };
+  std::vector<part> parts_;
 };
 
 // The cycles of the graph i -> edge[i] (-1: no edge), each as indices in
@@ -138,7 +152,7 @@ std::vector<fiber_info> list_fibers(const runtime_core& core, bool stacks) {
   std::optional<stack_unwinder> unwinder;
   if (stacks) unwinder.emplace();
   const std::vector<pinned_view> views = inspect_pinned(fibers, unwinder ? &*unwinder : nullptr);
-  const stack_owners owners(views);
+  const stack_owners owners(fibers, views);
   for (std::size_t i = 0; i < infos.size(); ++i) {
     if (views[i].holder != 0) {
       const long holder = owners.owner_of(views[i].holder);

@@ -3,7 +3,6 @@
 
 #include <cstddef>
 
-#include "diagnostics/fiber_inspection.hpp"
 #include "diagnostics/trace_recorder.hpp"
 #include "fiber/fiber.hpp"
 #include "scheduler/runtime_core.hpp"
@@ -48,12 +47,10 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   child.tsan_fiber = joiner.tsan_fiber;
   child.inline_host = &joiner;
   child.inline_top = reinterpret_cast<std::uintptr_t>(frame);
-  // The joiner's saved context is stale from here on (its stack runs the
-  // child): a stack dump must not unwind it (fiber_inspection.hpp). Its
-  // next switch away saves a new one.
-  joiner.context = nullptr;
+  // The joiner stays `running` (its stack runs the child, so a stack dump
+  // leaves it alone and never unwinds its stale context), with a wait
+  // reason, which runtime::fibers() reports as parked in the join.
   set_wait_reason(joiner, wait_kind::join, &child);
-  set_state(joiner, run_state::running, run_state::parked);
   set_state(child, run_state::created, run_state::running);
   here.set_running(&child);
   // A new fiber has caught nothing, even when its joiner joins inside a
@@ -76,10 +73,6 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   // done()'s acquire loads.
   child.join_bits.store(finished, std::memory_order_release);
   now->set_running(&joiner);
-  set_state(joiner, run_state::parked, run_state::running);
-  // Back to running without a switch: still a resume, so it waits for a dump
-  // that has the joiner pinned (fiber_inspection.hpp), as switch_to does.
-  wait_while_inspected(joiner);
   clear_wait_reason(joiner);
   const bool unlinked = child.core.registry.remove(child, now->index());
   // A removed entry's reference is ours to drop. Once unlinked, the record

@@ -19,8 +19,9 @@
 //
 // The child stays a full fiber while it runs inline:
 //   - identity: it is the worker's running fiber, so this_fiber::get_id(),
-//     wait reasons and runtime::fibers() show it as itself; the joiner shows
-//     as parked, waiting on join of the child;
+//     wait reasons and runtime::fibers() show it as itself; the joiner stays
+//     `running` with a wait reason, which runtime::fibers() shows as parked,
+//     waiting on join of the child;
 //   - parking: the child may park anywhere. Its saved context is then the
 //     joiner's stack with both fibers' frames on it, recorded in the child's
 //     record (its `stack` and sanitizer fiber are the joiner's, borrowed);

@@ -189,6 +189,11 @@ fiber_info fiber_registry::describe(const fiber& f) {
   info.name = f.name;
   info.state = public_state(f.state.load(std::memory_order_acquire));
   info.waiting_on = f.waiting_on.load(std::memory_order_relaxed);
+  // A joiner running a child inline stays `running` with its wait reason
+  // set (inline_join.hpp): to the reader it waits in the join.
+  if (info.state == fiber_state::running && info.waiting_on != wait_kind::none) {
+    info.state = fiber_state::parked;
+  }
   info.wait_object = f.wait_object.load(std::memory_order_relaxed);
   info.waiting_since = std::chrono::steady_clock::time_point(
       std::chrono::nanoseconds(f.wait_since_ns.load(std::memory_order_relaxed)));
