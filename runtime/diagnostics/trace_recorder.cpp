@@ -175,16 +175,23 @@ void run_end(const fiber& f) noexcept {
   });
 }
 
-void spawned(fiber& child) noexcept {
+namespace {
+
+// A spawn or a wake: the instant, and the start of the arrow to the run it
+// causes (run_begin draws its end).
+void made_runnable(fiber& f, event_kind kind) noexcept {
   guarded([&] {
     buffer& b = local_buffer();
     const std::int64_t now = steady_now_ns();
-    child.trace_flow = new_flow();
-    append(b, event{event_kind::spawn, wait_kind::none, 0, now, 0, child.id, 0});
-    append(b,
-           event{event_kind::flow_start, wait_kind::none, 0, now, 0, child.id, child.trace_flow});
+    f.trace_flow = new_flow();
+    append(b, event{kind, wait_kind::none, 0, now, 0, f.id, 0});
+    append(b, event{event_kind::flow_start, wait_kind::none, 0, now, 0, f.id, f.trace_flow});
   });
 }
+
+}  // namespace
+
+void spawned(fiber& child) noexcept { made_runnable(child, event_kind::spawn); }
 
 void parked(const fiber& f, wait_kind why) noexcept {
   guarded([&] {
@@ -192,15 +199,7 @@ void parked(const fiber& f, wait_kind why) noexcept {
   });
 }
 
-void woken(fiber& f) noexcept {
-  guarded([&] {
-    buffer& b = local_buffer();
-    const std::int64_t now = steady_now_ns();
-    f.trace_flow = new_flow();
-    append(b, event{event_kind::wake, wait_kind::none, 0, now, 0, f.id, 0});
-    append(b, event{event_kind::flow_start, wait_kind::none, 0, now, 0, f.id, f.trace_flow});
-  });
-}
+void woken(fiber& f) noexcept { made_runnable(f, event_kind::wake); }
 
 void stolen(const fiber& f, unsigned victim) noexcept {
   guarded([&] {
