@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -34,7 +35,12 @@ class periodic_thread {
     std::unique_lock guard(lock_);
     while (!stop_requested_.wait_for(guard, period_, [this] { return stop_; })) {
       guard.unlock();
-      tick_();
+      try {
+        tick_();
+      } catch (const std::exception&) {
+        // Out of memory while building a report: a diagnostic gives up this
+        // round rather than terminate the program it watches.
+      }
       guard.lock();
     }
   }
