@@ -42,8 +42,9 @@ enum class wait_kind {
 
 /// One frame of a fiber's stack, innermost first in fiber_info::stack.
 struct stack_frame {
-  std::uintptr_t address =
-      0;                 ///< the program counter (a return address but in the innermost frame)
+  /// The program counter: where the frame resumes (a return address, but in
+  /// the innermost frame of an interrupted thread).
+  std::uintptr_t address = 0;
   std::string function;  ///< demangled; empty when unknown
   std::string file;      ///< empty without debug info
   unsigned line = 0;     ///< 0 when unknown
@@ -57,10 +58,10 @@ enum class fiber_detail {
 
 /// One live fiber, as enumerated by runtime::fibers().
 struct fiber_info {
-  fiber_id id;
-  std::string name;
-  fiber_state state = fiber_state::ready;
-  wait_kind waiting_on = wait_kind::none;
+  fiber_id id;                             ///< never reused
+  std::string name;                        ///< spawn_options::name; empty if none
+  fiber_state state = fiber_state::ready;  ///< at the moment it was read
+  wait_kind waiting_on = wait_kind::none;  ///< why it waits; none unless parked
   /// The object waited on (the joined fiber's record, ...); nullptr if none.
   const void* wait_object = nullptr;
   /// When the current wait began; meaningful while state == parked.
