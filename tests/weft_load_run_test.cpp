@@ -237,6 +237,45 @@ void answer_slowly(weft::net::tcp_stream& s, nanoseconds delay) {
   }
 }
 
+// The built-in server under bad input: a request it cannot parse gets 400
+// and a close, and the server goes on serving.
+TEST(LoadServer, MalformedRequestsGet400AndTheServerStaysUp) {
+  weft::runtime rt(weft::options{.workers = 2});
+  http_server server(rt, "127.0.0.1", 0);
+  const std::uint16_t port = server.port();
+  const auto exchange = [&rt, port](std::string request) {
+    return rt.block_on([port, request] {
+      auto s = weft::net::tcp_stream::connect("127.0.0.1", port);
+      s.write_all(std::as_bytes(std::span(request)));
+      std::string reply;
+      std::byte buf[4096];
+      // A 400 closes; a 200 keeps the connection: stop at the end of its body.
+      while (reply.find("\r\n\r\n") == std::string::npos ||
+             (reply.starts_with("HTTP/1.1 200") && !reply.ends_with(http_server::body))) {
+        const std::size_t n = s.read_some(buf);
+        if (n == 0) break;
+        reply.append(reinterpret_cast<const char*>(buf), n);
+      }
+      return reply;
+    });
+  };
+  const std::vector<std::string> malformed = {
+      std::string("\x01\x02\xff garbage\r\n\r\n"),
+      "GET /\r\n\r\n",                            // no version
+      "GET / HTTP/2.0\r\n\r\n",                   // not HTTP/1.x
+      "G(T / HTTP/1.1\r\n\r\n",                   // not a token
+      "GET /a b HTTP/1.1\r\n\r\n",                // a space in the target
+      "GET / HTTP/1.1\r\nno colon here\r\n\r\n",  // a header line without a name
+  };
+  for (const std::string& request : malformed) {
+    const std::string reply = exchange(request);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 400 Bad Request\r\n")) << reply;
+    EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+  }
+  const std::string fine = exchange("GET /x?y=1 HTTP/1.1\r\nHost: a\r\nX-Tab:\tv\r\n\r\n");
+  EXPECT_TRUE(fine.starts_with("HTTP/1.1 200 OK\r\n")) << fine;
+}
+
 TEST(LoadRun, OpenModelCountsTheQueueingDelay) {
   // One user asked for 100 requests/s (one every 10 ms) of a server that
   // takes 40 ms each. The closed model sees ~40 ms per request; the open

@@ -19,6 +19,8 @@ const std::string ok_response =
 const std::string too_large_response =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: "
     "close\r\n\r\n";
+const std::string bad_request_response =
+    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 const std::string unsupported_response =
     "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
@@ -43,6 +45,48 @@ std::string_view header_value(std::string_view head, std::string_view name) {
     pos = eol == std::string_view::npos ? eol : pos + 1 + eol;
   }
   return {};
+}
+
+// RFC 9110 token characters (a method, a header name).
+bool token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+// Whether `head` (the request line and header lines, each ending in CRLF)
+// is an HTTP/1.x request a server can answer: "METHOD SP target SP
+// HTTP/1.x", then "name: value" lines, no control characters but tabs.
+bool well_formed(std::string_view head) {
+  std::size_t eol = head.find("\r\n");
+  const std::string_view line = head.substr(0, eol);
+  const std::size_t sp1 = line.find(' ');
+  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1) return false;
+  if (!std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(sp1), token_char)) {
+    return false;
+  }
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (std::any_of(target.begin(), target.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
+    return false;
+  }
+  const std::string_view version = line.substr(sp2 + 1);
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") return false;
+  while (eol + 2 < head.size()) {
+    const std::size_t next = head.find("\r\n", eol + 2);
+    const std::string_view field = head.substr(eol + 2, next - eol - 2);
+    const std::size_t colon = field.find(':');
+    if (colon == 0 || colon == std::string_view::npos ||
+        !std::all_of(field.begin(), field.begin() + static_cast<std::ptrdiff_t>(colon),
+                     token_char) ||
+        std::any_of(field.begin(), field.end(), [](char c) {
+          return (static_cast<unsigned char>(c) < ' ' && c != '\t') || c == 0x7f;
+        })) {
+      return false;
+    }
+    eol = next;
+  }
+  return true;
 }
 
 bool contains_ci(std::string_view hay, std::string_view needle) {
@@ -141,6 +185,11 @@ void http_server::serve(connection& c) {
       const std::size_t head_end = data.find("\r\n\r\n");
       if (head_end == std::string_view::npos) break;
       const std::string_view head = data.substr(0, head_end + 2);
+      if (!well_formed(head)) {
+        out += bad_request_response;  // and close: what follows cannot be framed
+        close_after = true;
+        break;
+      }
       std::size_t length = 0;
       const std::string_view cl = header_value(head, "content-length");
       for (const char ch : cl) {
