@@ -12,11 +12,18 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "url.hpp"
 
 namespace weft::load {
+
+/// Whether `c` may appear in an HTTP token: a method, a header name (RFC 9110).
+inline bool is_token_char(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
 
 /// What each virtual user sends.
 struct request_spec {

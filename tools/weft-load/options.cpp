@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "duration.hpp"
+#include "http_client.hpp"
 
 namespace weft::load {
 
@@ -72,11 +73,6 @@ double parse_rate(std::string_view text) {
                                 "' is not a rate in requests/s (a number > 0)");
   }
   return r;
-}
-
-bool is_token_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 std::string parse_method(std::string_view text) {

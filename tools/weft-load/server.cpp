@@ -7,6 +7,8 @@
 #include <system_error>
 #include <vector>
 
+#include "http_client.hpp"
+
 namespace weft::load {
 
 namespace {
@@ -47,12 +49,6 @@ std::string_view header_value(std::string_view head, std::string_view name) {
   return {};
 }
 
-// RFC 9110 token characters (a method, a header name).
-bool token_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
 // Whether `head` (the request line and header lines, each ending in CRLF)
 // is an HTTP/1.x request a server can answer: "METHOD SP target SP
 // HTTP/1.x", then "name: value" lines, no control characters but tabs.
@@ -62,7 +58,7 @@ bool well_formed(std::string_view head) {
   const std::size_t sp1 = line.find(' ');
   const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1) return false;
-  if (!std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(sp1), token_char)) {
+  if (!std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(sp1), is_token_char)) {
     return false;
   }
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
@@ -78,7 +74,7 @@ bool well_formed(std::string_view head) {
     const std::size_t colon = field.find(':');
     if (colon == 0 || colon == std::string_view::npos ||
         !std::all_of(field.begin(), field.begin() + static_cast<std::ptrdiff_t>(colon),
-                     token_char) ||
+                     is_token_char) ||
         std::any_of(field.begin(), field.end(), [](char c) {
           return (static_cast<unsigned char>(c) < ' ' && c != '\t') || c == 0x7f;
         })) {
