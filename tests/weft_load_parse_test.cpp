@@ -209,6 +209,12 @@ TEST(LoadOptions, ParsesARun) {
   ASSERT_EQ(o.output.fail_if.size(), 1u);
   EXPECT_EQ(o.output.fail_if[0].what, threshold::metric::p99);
   EXPECT_TRUE(o.output.quiet);
+  EXPECT_FALSE(o.start_at.has_value());
+  const run_options at = parse_run({"--start-at", "1764750000.5"});
+  ASSERT_TRUE(at.start_at.has_value());
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(at.start_at->time_since_epoch())
+                .count(),
+            1764750000500);
 }
 
 TEST(LoadOptions, DefaultsWithoutArguments) {
@@ -440,6 +446,10 @@ TEST(LoadOptions, BadValuesNameTheOption) {
   expect_message({"-H", ": empty name"}, "--header");
   expect_message({"-H", "Bad Name: x"}, "--header");
   expect_message({"-H", "X: a\r\nY: b"}, "--header");
+  expect_message({"--start-at", "soon"}, "--start-at: 'soon' is not a Unix time");
+  expect_message({"--start-at", "-5"}, "--start-at");
+  expect_message({"--start-at", "0"}, "--start-at");
+  expect_message({"--start-at", "17647x"}, "--start-at");
   expect_message({"-m", "GE T"}, "--method: 'GE T' is not an HTTP method");
   expect_message({"-m", ""}, "--method");
   expect_message({"--json", ""}, "--json: needs a file name");

@@ -421,6 +421,25 @@ TEST(LoadCli, RunsTheBuiltInServerAndWritesJson) {
   EXPECT_NE(r.err.find("Requests/s"), std::string::npos);  // the table went to stderr
 }
 
+// --start-at holds the load back until that Unix time (runs on several
+// machines begin together); a time already past starts at once, with a word.
+TEST(LoadCli, StartAtWaitsForItsTime) {
+  const auto start = std::chrono::system_clock::now() + 300ms;
+  const double unix_seconds = std::chrono::duration<double>(start.time_since_epoch()).count();
+  std::ostringstream at;
+  at.precision(17);
+  at << unix_seconds;
+  const auto before = std::chrono::system_clock::now();
+  const cli_result r = cli({"-c", "2", "-d", "50ms", "-w", "1", "--quiet", "--start-at", at.str()});
+  ASSERT_EQ(r.code, exit_ok) << r.err;
+  EXPECT_GE(std::chrono::system_clock::now() - before, start - before);
+  EXPECT_NE(r.err.find("weft-load: starting in"), std::string::npos) << r.err;
+  const cli_result late =
+      cli({"-c", "2", "-d", "50ms", "-w", "1", "--quiet", "--start-at", "1000"});
+  ASSERT_EQ(late.code, exit_ok) << late.err;
+  EXPECT_NE(late.err.find("ago; starting now"), std::string::npos) << late.err;
+}
+
 TEST(LoadCli, CrossedThresholdExitsWithThree) {
   const cli_result r = cli({"-c", "2", "-d", std::to_string(200 * run_scale) + "ms", "-w", "1",
                             "--quiet", "--fail-if", "rps<1000000000", "--fail-if", "p99>1h"});

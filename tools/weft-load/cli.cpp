@@ -112,6 +112,17 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
     return exit_unreachable;
   }
 
+  if (o.start_at) {
+    // Everyone connected first: a late machine starts at once, with a word.
+    const auto wait = *o.start_at - std::chrono::system_clock::now();
+    if (wait > std::chrono::system_clock::duration::zero()) {
+      err << "weft-load: starting in " << format_duration(wait) << " (--start-at)\n" << std::flush;
+      std::this_thread::sleep_until(*o.start_at);
+    } else if (wait < -std::chrono::seconds(1)) {
+      err << "weft-load: --start-at was " << format_duration(-wait) << " ago; starting now\n";
+    }
+  }
+
   load_plan plan;
   plan.target = target;
   plan.request = build_request(target, o.request);

@@ -75,6 +75,20 @@ double parse_rate(std::string_view text) {
   return r;
 }
 
+// A Unix time in seconds, fractions allowed ("1764750000", "1764750000.25").
+std::chrono::system_clock::time_point parse_unix_time(std::string_view text) {
+  double seconds = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(seconds) || seconds <= 0 || seconds > 1e11) {
+    throw std::invalid_argument("'" + std::string(text) +
+                                "' is not a Unix time in seconds (e.g. $(date +%s) + 10)");
+  }
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::duration<double>(seconds)));
+}
+
 std::string parse_method(std::string_view text) {
   if (text.empty() || !std::all_of(text.begin(), text.end(), is_token_char)) {
     throw std::invalid_argument("'" + std::string(text) + "' is not an HTTP method");
@@ -190,6 +204,10 @@ struct parser {
               [this](const std::string& v) { run.workers = parse_count(v, 1, max_workers); });
     add_value(app, "-t,--timeout", "D", "per-request timeout (default 5s)",
               [this](const std::string& v) { run.timeout = parse_positive_duration(v); });
+    add_value(app, "--start-at", "T",
+              "begin the load at Unix time T (seconds), e.g. to start\n"
+              "runs on several machines together; merge their --json",
+              [this](const std::string& v) { run.start_at = parse_unix_time(v); });
     add_value(app, "-m,--method", "M", "request method (default GET)",
               [this](const std::string& v) { run.request.method = parse_method(v); });
     add_value(app, "-H,--header", "\"K: V\"", "request header (repeatable)",

@@ -47,6 +47,9 @@ struct run_options {
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   request_spec request;
   output_options output;
+  /// --start-at: when the load begins (several machines start together);
+  /// nothing: at once.
+  std::optional<std::chrono::system_clock::time_point> start_at;
 };
 
 /// `weft-load merge FILE... [--json FILE] [--fail-if COND] [--quiet]`.
