@@ -22,8 +22,6 @@
 #include "test_support.hpp"
 #include "weft/weft.hpp"
 
-extern char** environ;
-
 namespace {
 
 weft::fiber_info find_fiber(const std::vector<weft::fiber_info>& fibers, weft::fiber_id id) {
@@ -502,20 +500,18 @@ class spawned_example {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-    for (char** e = environ; *e; ++e) environment.emplace_back(*e);
-    std::vector<char*> env;
-    for (auto& variable : environment) env.push_back(variable.data());
-    env.push_back(nullptr);
-    std::string program = WEFT_STUCK_FIBERS_EXAMPLE;
-    std::string wait_flag = "--wait";
-    char* argv[] = {program.data(), wait_flag.data(), nullptr};
-    const int spawned = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv, env.data());
+    out_ = out_pipe[0];
+    err_ = err_pipe[0];
+    try {
+      pid_ = weft::test::spawn_with_environment({WEFT_STUCK_FIBERS_EXAMPLE, "--wait"},
+                                                std::move(environment), &actions);
+    } catch (...) {
+      posix_spawn_file_actions_destroy(&actions);
+      throw;
+    }
     posix_spawn_file_actions_destroy(&actions);
     close(out_pipe[1]);
     close(err_pipe[1]);
-    out_ = out_pipe[0];
-    err_ = err_pipe[0];
-    if (spawned != 0) throw std::runtime_error("posix_spawn");
     const std::string ready = read_until(out_, out_pending_, {"\n"});
     if (ready.rfind("ready ", 0) != 0) throw std::runtime_error("the example said: " + ready);
   }

@@ -1,9 +1,15 @@
 // Helpers shared by the test files.
 #pragma once
 
+#include <spawn.h>
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "weft/runtime.hpp"
 
@@ -66,6 +72,25 @@ inline int recurse_deep(int depth, int limit) {
   frame[0] = static_cast<char>(depth);
   if (depth == limit) return frame[0];
   return recurse_deep(depth + 1, limit) + frame[0];
+}
+
+/// Starts `args[0]` with `args` and this process's environment plus
+/// `extra` ("NAME=value"), with its descriptors as `actions` says (nullptr:
+/// inherited). Returns its pid; throws std::runtime_error if it cannot start.
+inline pid_t spawn_with_environment(std::vector<std::string> args, std::vector<std::string> extra,
+                                    const posix_spawn_file_actions_t* actions = nullptr) {
+  for (char** e = ::environ; *e; ++e) extra.emplace_back(*e);  // <unistd.h>, _GNU_SOURCE
+  std::vector<char*> env;
+  for (auto& variable : extra) env.push_back(variable.data());
+  env.push_back(nullptr);
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], actions, nullptr, argv.data(), env.data()) != 0) {
+    throw std::runtime_error("cannot start " + args[0]);
+  }
+  return pid;
 }
 
 }  // namespace weft::test

@@ -99,16 +99,23 @@ std::vector<std::vector<std::size_t>> find_cycles(const std::vector<long>& edge,
   return cycles;
 }
 
-// What makes two sightings of a cycle the same: its fibers and their waits.
-std::vector<std::uint64_t> cycle_key(const std::vector<std::size_t>& cycle,
-                                     const std::vector<fiber_info>& infos) {
+// What makes two sightings of a cycle the same: its fibers and their waits
+// (objects and start times). Also what the periodic check remembers.
+std::vector<std::uint64_t> cycle_key(const std::vector<fiber_info>& members) {
   std::vector<std::uint64_t> key;
-  for (const std::size_t i : cycle) {
-    key.push_back(infos[i].id.value());
-    key.push_back(reinterpret_cast<std::uintptr_t>(infos[i].wait_object));
-    key.push_back(static_cast<std::uint64_t>(infos[i].waiting_since.time_since_epoch().count()));
+  for (const fiber_info& f : members) {
+    key.push_back(f.id.value());
+    key.push_back(reinterpret_cast<std::uintptr_t>(f.wait_object));
+    key.push_back(static_cast<std::uint64_t>(f.waiting_since.time_since_epoch().count()));
   }
   return key;
+}
+
+std::vector<fiber_info> members(const std::vector<std::size_t>& cycle,
+                                const std::vector<fiber_info>& infos) {
+  std::vector<fiber_info> out;
+  for (const std::size_t i : cycle) out.push_back(infos[i]);
+  return out;
 }
 
 struct graph {
@@ -167,16 +174,14 @@ std::vector<deadlock> find_deadlocks(const runtime_core& core) {
   const graph first = build_graph(core, false);
   std::set<std::vector<std::uint64_t>> seen;
   for (const auto& cycle : find_cycles(first.edge, first.infos)) {
-    seen.insert(cycle_key(cycle, first.infos));
+    seen.insert(cycle_key(members(cycle, first.infos)));
   }
   if (seen.empty()) return {};
   const graph second = build_graph(core, true);
   std::vector<deadlock> found;
   for (const auto& cycle : find_cycles(second.edge, second.infos)) {
-    if (!seen.contains(cycle_key(cycle, second.infos))) continue;
-    deadlock d;
-    for (const std::size_t i : cycle) d.cycle.push_back(second.infos[i]);
-    found.push_back(std::move(d));
+    deadlock d{members(cycle, second.infos)};
+    if (seen.contains(cycle_key(d.cycle))) found.push_back(std::move(d));
   }
   return found;
 }
@@ -187,12 +192,7 @@ deadlock_watch::deadlock_watch(const runtime_core& core, std::chrono::millisecon
 void deadlock_watch::check() {
   std::ostringstream report;
   for (const deadlock& d : find_deadlocks(core_)) {
-    std::vector<std::uint64_t> key;
-    for (const fiber_info& f : d.cycle) {
-      key.push_back(f.id.value());
-      key.push_back(static_cast<std::uint64_t>(f.waiting_since.time_since_epoch().count()));
-    }
-    if (!reported_.insert(std::move(key)).second) continue;
+    if (!reported_.insert(cycle_key(d.cycle)).second) continue;
     write_deadlock(report, core_, d);
   }
   if (const std::string text = report.str(); !text.empty()) {

@@ -190,7 +190,8 @@ fiber_info fiber_registry::describe(const fiber& f) {
   info.state = public_state(f.state.load(std::memory_order_acquire));
   info.waiting_on = f.waiting_on.load(std::memory_order_relaxed);
   // A joiner running a child inline stays `running` with its wait reason
-  // set (inline_join.hpp): to the reader it waits in the join.
+  // set (inline_join.hpp): to the reader it waits in the join. (So does a
+  // fiber between setting its wait reason and switching away to park.)
   if (info.state == fiber_state::running && info.waiting_on != wait_kind::none) {
     info.state = fiber_state::parked;
   }
