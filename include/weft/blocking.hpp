@@ -3,16 +3,21 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 namespace weft {
 
 namespace detail {
-/// Runs fn(arg) on a thread of the blocking pool and parks the calling
-/// fiber until it returned. fn must not throw (the template catches).
-void run_blocking(void (*fn)(void*), void* arg);
+/// Runs run(call) on a thread of the blocking pool and parks the calling
+/// fiber until it returned; `call` is the caller's again on return. If the
+/// wait throws (weft::cancelled), the pool keeps `call` and, once run(call)
+/// has returned, calls dispose(call). run must not throw (the template
+/// catches).
+void run_blocking(void (*run)(void*), void (*dispose)(void*), void* call);
 /// True on a fiber (then run_blocking parks it); false on a plain thread.
 bool on_fiber() noexcept;
 }  // namespace detail
@@ -28,39 +33,49 @@ inline constexpr unsigned blocking_pool_max_threads = 64;
 /// it simply calls f. Use it for getaddrinfo, file I/O, and legacy APIs that
 /// block the thread; not for CPU work (use a fiber) nor for anything that
 /// waits on weft primitives (they already park).
+///
+/// From a fiber, f and args are decay-copied (moved where they are rvalues),
+/// as std::thread does, because the call may outlive the caller's frame: the
+/// wait is a cancellation point. A cancelled fiber stops waiting and throws
+/// weft::cancelled at once; the call itself cannot be interrupted and runs
+/// to its end on its pool thread, where its result (or exception) and the
+/// copies are then destroyed. So a call that may be cancelled must not
+/// refer to the caller's stack (capture by value, not `[&]`).
 template <class F, class... A>
-std::invoke_result_t<F, A...> blocking(F&& fn, A&&... args) {
-  using R = std::invoke_result_t<F, A...>;
+std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...> blocking(F&& fn, A&&... args) {
+  using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
   if (!detail::on_fiber()) return std::invoke(std::forward<F>(fn), std::forward<A>(args)...);
   struct call {
-    F& fn;
-    std::tuple<A&&...> args;
+    std::decay_t<F> fn;
+    std::tuple<std::decay_t<A>...> args;
     std::conditional_t<
         std::is_void_v<R>, bool,
         std::optional<std::conditional_t<std::is_reference_v<R>,
                                          std::reference_wrapper<std::remove_reference_t<R>>, R>>>
         result{};
     std::exception_ptr error;
-  } c{fn, std::forward_as_tuple(std::forward<A>(args)...)};
+  };
+  auto* c = new call{std::forward<F>(fn), {std::forward<A>(args)...}};
   detail::run_blocking(
       [](void* p) {
         auto& self = *static_cast<call*>(p);
         try {
           if constexpr (std::is_void_v<R>) {
-            std::apply(self.fn, std::move(self.args));
+            std::apply(std::move(self.fn), std::move(self.args));
           } else {
-            self.result.emplace(std::apply(self.fn, std::move(self.args)));
+            self.result.emplace(std::apply(std::move(self.fn), std::move(self.args)));
           }
         } catch (...) {
           self.error = std::current_exception();
         }
       },
-      &c);
-  if (c.error) std::rethrow_exception(c.error);
+      [](void* p) { delete static_cast<call*>(p); }, c);
+  const std::unique_ptr<call> owner(c);
+  if (c->error) std::rethrow_exception(c->error);
   if constexpr (std::is_reference_v<R>) {
-    return static_cast<R>(c.result->get());
+    return static_cast<R>(c->result->get());
   } else if constexpr (!std::is_void_v<R>) {
-    return std::move(*c.result);
+    return std::move(*c->result);
   }
 }
 

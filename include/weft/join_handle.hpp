@@ -22,6 +22,8 @@ bool fiber_done(const fiber* f) noexcept;
 std::uint64_t fiber_id_of(const fiber* f) noexcept;
 /// Drops the handle's reference after a join.
 void release_joined(fiber* f) noexcept;
+/// Asks the fiber to stop (cancellation.hpp in the runtime). Any thread.
+void cancel(fiber* f) noexcept;
 /// Drops the handle's reference without a join. If the fiber ended, or later
 /// ends, with an exception, that exception is reported and the process
 /// terminates.
@@ -64,16 +66,38 @@ class join_handle {
   }
 
   /// Waits for the fiber (parks a fiber, blocks a plain thread), then returns
-  /// its value or rethrows its exception. Afterwards the handle is empty.
-  /// Throws std::logic_error if !joinable().
+  /// its value or rethrows its exception (weft::cancelled if a cancellation
+  /// ended it). Afterwards the handle is empty. Throws std::logic_error if
+  /// !joinable(). A cancellation point: if the calling fiber is cancelled
+  /// while it waits, join() throws weft::cancelled and the handle stays
+  /// joinable (the fiber runs on; join again, or let the handle detach it).
   T join() {
-    if (!fiber_) throw std::logic_error("weft::join_handle::join: handle is not joinable");
-    detail::join_fiber(fiber_);
+    wait();
     struct release_on_exit {
       detail::fiber* f;
       ~release_on_exit() { detail::release_joined(f); }
     } release{std::exchange(fiber_, nullptr)};
     return std::exchange(task_, nullptr)->take();
+  }
+
+  /// Waits until the fiber has finished, without taking its outcome (a later
+  /// join() returns it at once). Throws std::logic_error if !joinable(); a
+  /// cancellation point, as join().
+  void wait() const {
+    if (!fiber_) throw std::logic_error("weft::join_handle::wait: handle is not joinable");
+    detail::join_fiber(fiber_);
+  }
+
+  /// Asks the fiber to stop and returns at once: its stop token is stopped,
+  /// and its current or next weft wait throws weft::cancelled (none is
+  /// interrupted while a cancellation_shield is alive on it). A fiber
+  /// cancelled before it started never runs. join() then returns the value
+  /// if the fiber finished anyway, or rethrows what ended it. No effect on a
+  /// finished fiber or a second time. Any thread. Throws std::logic_error if
+  /// !joinable().
+  void cancel() const {
+    if (!fiber_) throw std::logic_error("weft::join_handle::cancel: handle is not joinable");
+    detail::cancel(fiber_);
   }
 
   /// Lets the fiber run on without a handle. An exception escaping it is then

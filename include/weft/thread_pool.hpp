@@ -31,8 +31,8 @@ class thread_pool {
 
   /// Runs fn(args...) as a task; the future holds its value or exception.
   template <class F, class... A>
-  future<detail::spawn_result_t<F, A...>> submit(F&& fn, A&&... args) {
-    using R = detail::spawn_result_t<F, A...>;
+  future<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> submit(F&& fn, A&&... args) {
+    using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
     auto* state = new detail::future_state<R>();  // refs: the future's and the task's
     pending_.add(1);
     try {
@@ -53,7 +53,7 @@ class thread_pool {
   }
   /// Same as submit (the name the single-header ThreadPool uses).
   template <class F, class... A>
-  future<detail::spawn_result_t<F, A...>> enqueue(F&& fn, A&&... args) {
+  future<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> enqueue(F&& fn, A&&... args) {
     return submit(std::forward<F>(fn), std::forward<A>(args)...);
   }
   /// Runs fn(args...) as a task without a future. An exception escaping it

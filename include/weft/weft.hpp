@@ -3,6 +3,7 @@
 
 #include "weft/barrier.hpp"
 #include "weft/blocking.hpp"
+#include "weft/cancel.hpp"
 #include "weft/channel.hpp"
 #include "weft/condition_variable.hpp"
 #include "weft/diagnostics.hpp"

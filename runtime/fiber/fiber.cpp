@@ -58,6 +58,17 @@ const char* state_name(run_state s) noexcept {
 struct join_wait {
   fiber* target;
   waiter self;
+  /// Cancellation withdraws the joiner: CAS join_bits from has_joiner
+  /// (neither finished nor detached: the joiner holds the handle) to 0. It
+  /// fails once the finisher set `finished`, whose wake is then on its way.
+  cancel_hook hook{&withdraw_joiner};
+
+  static bool withdraw_joiner(cancel_hook* h) noexcept {
+    auto* w = reinterpret_cast<join_wait*>(reinterpret_cast<char*>(h) - offsetof(join_wait, hook));
+    std::uint32_t expected = has_joiner;
+    // acq_rel: a claim on the word publish_outcome() RMWs.
+    return w->target->join_bits.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+  }
 };
 
 // Registers `w` as the joiner; false if the fiber already finished.
@@ -69,9 +80,12 @@ bool register_joiner(fiber& target, waiter& w) noexcept {
   return (before & finished) == 0;
 }
 
-bool commit_join(fiber* /*parked*/, void* arg) noexcept {
+bool commit_join(fiber* parked, void* arg) noexcept {
   auto* wait = static_cast<join_wait*>(arg);
-  return register_joiner(*wait->target, wait->self);
+  const bool waits =
+      register_joiner(*wait->target, wait->self) && publish_cancellable_wait(*parked, wait->hook);
+  settle(wait->hook);
+  return waits;
 }
 
 }  // namespace
@@ -112,7 +126,9 @@ void publish_outcome(fiber& f) noexcept {
   // acq_rel: release publishes the outcome to join_fiber()'s acquire load;
   // acquire pairs with register_joiner()'s release, making `joiner` valid.
   const std::uint32_t before = f.join_bits.fetch_or(finished, std::memory_order_acq_rel);
-  if ((before & detached) && f.body->error) report_escaped_exception(f);
+  if ((before & detached) && f.body->error && !is_cancellation(f.body->error)) {
+    report_escaped_exception(f);
+  }
   if (before & has_joiner) wake(*f.joiner);
 }
 
@@ -218,8 +234,13 @@ void join_fiber(fiber* target) {
   join_wait wait{target, {}};
   wait.self.parked = self;
   if (self) {
+    // It would wait (or run the child in its place): a cancellation point.
+    if (cancellation_pending(*self)) throw_cancelled();
     if (run_inline_if_unstarted(*here, *self, *target)) return;
     park_current(&commit_join, &wait, wait_kind::join, target);
+    withdraw_cancellable_wait(*self, wait.hook);
+    // acquire: as above. Not finished: the wake was the cancellation's.
+    if (!(target->join_bits.load(std::memory_order_acquire) & finished)) throw_cancelled();
   } else if (register_joiner(*target, wait.self)) {
     block_until_woken(wait.self);
   }
@@ -231,13 +252,17 @@ bool fiber_done(const fiber* f) noexcept {
 
 std::uint64_t fiber_id_of(const fiber* f) noexcept { return f->id; }
 
+void cancel(fiber* f) noexcept { cancel_fiber(*f); }
+
 void release_joined(fiber* f) noexcept { release_reference(*f); }
 
 void release_detached(fiber* f) noexcept {
   // acq_rel: pairs with publish_outcome()'s fetch_or; exactly one of the two
   // sees the other's bit and so reports an escaped exception.
   const std::uint32_t before = f->join_bits.fetch_or(detached, std::memory_order_acq_rel);
-  if ((before & finished) && f->body->error) report_escaped_exception(*f);
+  if ((before & finished) && f->body->error && !is_cancellation(f->body->error)) {
+    report_escaped_exception(*f);
+  }
   release_reference(*f);
 }
 

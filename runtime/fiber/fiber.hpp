@@ -28,8 +28,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <stop_token>
 #include <string>
 
+#include "fiber/cancellation.hpp"
 #include "fiber/context.hpp"
 #include "fiber/stack_pool.hpp"
 #include "weft/detail/task.hpp"
@@ -115,6 +117,20 @@ struct fiber {
   waiter* joiner = nullptr;            ///< valid once has_joiner is set
   std::uint32_t allocation_bytes = 0;  ///< size of the record+task block (block_cache)
   std::uint32_t allocation_align = 0;  ///< its alignment
+
+  // ---- cancellation (cancellation.hpp)
+  /// The wait an interrupter may claim; null while running or shielded.
+  std::atomic<cancel_hook*> cancellable_wait{nullptr};
+  /// The child running inline on this fiber's stack, if any: an interrupter
+  /// finding no wait here passes on to it (cancellation.hpp, "Inline children").
+  std::atomic<fiber*> inline_guest{nullptr};
+  cancel_frame cancel;  ///< the fiber's own thread only
+  /// Interrupters that may be using `cancellable_wait`'s hook.
+  std::atomic<std::uint16_t> interrupters{0};
+  std::atomic<bool> cancel_requested{false};  ///< set once, by cancel_fiber
+  /// Set (seq_cst) once `stop` holds a stop state, which is never replaced.
+  std::atomic<bool> has_stop_source{false};
+  std::stop_source stop{std::nostopstate};  ///< made on first get_stop_token()
 
   // ---- live-fiber registry (registry.hpp: its shard's owner, or an inspector)
   fiber* registry_prev = nullptr;

@@ -101,7 +101,8 @@ struct generator_core::state {
   context_handle consumer_context = nullptr;  ///< the consumer, while the body runs
   execution_stack consumer;                   ///< the consumer's stack, for the switch back
   exception_state body_exceptions{};          ///< the body's, while the consumer runs
-  std::exception_ptr error;                   ///< what the body threw, for resume() to rethrow
+  cancel_frame body_cancel{};  ///< the body's timeout scopes and shields, while suspended
+  std::exception_ptr error;    ///< what the body threw, for resume() to rethrow
   bool started = false;
   bool finished = false;
   bool unwinding = false;
@@ -172,8 +173,16 @@ void run_body(generator_core::state& s, exception_state*& exceptions, bool fiber
   s.consumer = execution_stack{consumer_stack.bottom, consumer_stack.size, consumer_tsan};
   consumer.stack = s.stack;
   consumer.tsan_fiber = s.tsan_fiber;
+  // The body's shields and timeouts are its own (cancellation.hpp): they
+  // stay with it while it is suspended; while it runs, the consumer's
+  // enclose them.
+  const cancel_frame consumer_cancel = consumer.cancel;
+  consumer.cancel = s.body_cancel;
+  consumer.cancel.enclosing = &consumer_cancel;
   exception_state* exceptions = thread_exception_state();
   run_body(s, exceptions, true);
+  s.body_cancel = consumer.cancel;
+  consumer.cancel = consumer_cancel;
   consumer.stack = consumer_stack;
   consumer.tsan_fiber = consumer_tsan;
 }

@@ -24,8 +24,15 @@ constexpr auto idle_exit = std::chrono::seconds(30);
 // One call; the calling fiber waits on it as on a future (two references:
 // the caller's and the pool thread's).
 struct job final : future_core {
+  ~job() override {
+    if (dispose) dispose(arg);
+  }
   void (*fn)(void*) = nullptr;
   void* arg = nullptr;
+  /// Set by a caller that stopped waiting (cancelled): the job owns `arg`.
+  /// Written before that caller's reference is dropped, read by the last
+  /// one's destructor (the reference count's acq_rel orders the two).
+  void (*dispose)(void*) = nullptr;
 };
 
 class blocking_pool {
@@ -80,12 +87,25 @@ blocking_pool& pool() {
 
 bool on_fiber() noexcept { return current_fiber() != nullptr; }
 
-void run_blocking(void (*fn)(void*), void* arg) {
-  auto* j = new job();
-  j->fn = fn;
-  j->arg = arg;
-  pool().submit(j);
-  future_wait(*j, steady_time::max());
+void run_blocking(void (*run)(void*), void (*dispose)(void*), void* call) {
+  job* j;
+  try {
+    j = new job();
+    j->fn = run;
+    j->arg = call;
+    pool().submit(j);
+  } catch (...) {
+    dispose(call);  // never queued (a new job or thread failed)
+    throw;
+  }
+  try {
+    future_wait(*j, steady_time::max());
+  } catch (...) {
+    // Cancelled: the call runs on without us and owns its state.
+    j->dispose = dispose;
+    future_release(j);
+    throw;
+  }
   future_release(j);
 }
 

@@ -52,10 +52,13 @@ bool wait_parked(runtime_core& core, int fd, fd_entry& e, io_interest what,
   // while this arming waits for a harvester.
   if (!mine.has_blocked_worker()) core.idle.wake_one_sleeper();
   const std::uint32_t outcome = wait_claimed(p, e.readers, node, deadline_ns, wait_kind::io, &e);
-  if (outcome == parker::timed_out) {
+  if (outcome == parker::timed_out || outcome == parker::cancelled) {
     // Leave no arming behind (see "Waiting"), unless another waiter needs it.
-    list_guard hold(e.readers);
-    if (empty(e.readers) && empty(e.writers)) io_poller::remove_locked(fd, e);
+    {
+      list_guard hold(e.readers);
+      if (empty(e.readers) && empty(e.writers)) io_poller::remove_locked(fd, e);
+    }
+    if (outcome == parker::cancelled) throw_cancelled();
     result = io_result::timed_out;
     return true;
   }

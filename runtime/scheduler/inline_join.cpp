@@ -58,7 +58,9 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   const exception_state joiners_exceptions = here.exceptions();
   here.exceptions() = exception_state{};
 
-  child.body->run();
+  begin_inline_guest(joiner, child);
+  run_body(child);
+  end_inline_guest(joiner, child);
 
   // The child may have parked and been resumed on another worker.
   worker* const now = worker::current();

@@ -6,8 +6,8 @@
 
 #include "fiber/fiber.hpp"
 #include "scheduler/park.hpp"
-#include "scheduler/timers.hpp"
 #include "scheduler/worker.hpp"
+#include "sync/waiting.hpp"
 
 namespace weft {
 
@@ -17,26 +17,6 @@ std::ostream& operator<<(std::ostream& out, fiber_id id) {
 }
 
 namespace this_fiber {
-
-namespace {
-
-// A sleeping fiber's timer; lives on its stack while it sleeps.
-struct sleep_timer : detail::timer_entry {
-  detail::fiber* sleeper = nullptr;
-};
-
-void wake_sleeper(detail::timer_entry* entry) noexcept {
-  detail::make_ready(static_cast<sleep_timer*>(entry)->sleeper);
-}
-
-// Arms the timer only after the fiber switched out (see park.hpp), on the
-// heap of the worker it parked on.
-bool arm_sleep_timer(detail::fiber* /*parked*/, void* arg) noexcept {
-  detail::worker::current()->add_timer(static_cast<sleep_timer*>(arg));
-  return true;
-}
-
-}  // namespace
 
 void yield() {
   if (detail::current_fiber()) {
@@ -53,12 +33,12 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
     return;
   }
   if (deadline <= std::chrono::steady_clock::now()) return;
-  sleep_timer timer;
-  timer.deadline_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-  timer.fire = &wake_sleeper;
-  timer.sleeper = self;
-  detail::park_current(&arm_sleep_timer, &timer, wait_kind::sleep, &timer);
+  // A timed wait on no list: only its timer (or a canceller) ends it.
+  detail::parker p(self);
+  if (detail::wait_claimed(p, nullptr, 0, nullptr, 0, detail::to_deadline(deadline),
+                           wait_kind::sleep, &p) == detail::parker::cancelled) {
+    detail::throw_cancelled();
+  }
 }
 
 fiber_id get_id() noexcept {

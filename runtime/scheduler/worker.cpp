@@ -741,7 +741,7 @@ bool worker::hand_stack_over(fiber* finished, fiber* next) noexcept {
   w->complete_switch(t);
   fiber* self = w->running();
   for (;;) {
-    self->body->run();
+    run_body(*self);
     // The fiber may have moved: count on the worker it ends on. Counted
     // before the outcome is published, so a joiner that returns sees it in
     // runtime::stats() (retire() runs only after the last switch).

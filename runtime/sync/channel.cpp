@@ -20,6 +20,7 @@ channel_status wait_on(channel_core* c, wait_list& list, void* payload, steady_t
   node.payload = payload;
   push_back(list, node, &c->senders);
   const std::uint32_t outcome = wait_claimed(p, c->senders, node, to_deadline(deadline), why, c);
+  if (outcome == parker::cancelled) throw_cancelled();  // no hand-off happened
   if (outcome == parker::timed_out) return channel_status::timeout;
   return node.status == channel_waiter_saw_closed ? channel_status::closed : channel_status::ok;
 }

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "sync/waiting.hpp"
+#include "weft/cancel.hpp"
 
 namespace weft {
 
@@ -24,6 +25,13 @@ std::cv_status condition_variable::wait_until_steady(std::unique_lock<mutex>& lo
   lock.unlock();
   const std::uint32_t outcome = detail::wait_claimed(
       p, waiters_, node, detail::to_deadline(deadline), wait_kind::condition_variable, this);
+  if (outcome == detail::parker::cancelled) {
+    // As std::condition_variable_any's waits: the lock is held again when
+    // the wait throws. Relocking waits to the end (the mutex is needed).
+    const cancellation_shield shield;
+    lock.lock();
+    detail::throw_cancelled();
+  }
   lock.lock();
   return outcome == detail::parker::timed_out ? std::cv_status::timeout
                                               : std::cv_status::no_timeout;

@@ -13,12 +13,17 @@ namespace weft {
 
 namespace {
 
-// With `list` locked: parks the caller until a count_down/phase end claims it.
+// With `list` locked: parks the caller until a count_down/phase end claims
+// it. A cancelled waiter leaves (the count is not its to change back: a
+// barrier arrival stays counted).
 void wait_for_release(detail::wait_list& list, wait_kind why, const void* object) {
   detail::parker p(detail::current_waiter());
   detail::waiter_node node(p);
   detail::push_back(list, node);
-  detail::wait_claimed(p, list, node, detail::no_deadline, why, object);
+  if (detail::wait_claimed(p, list, node, detail::no_deadline, why, object) ==
+      detail::parker::cancelled) {
+    detail::throw_cancelled();
+  }
 }
 
 // With `list` locked: claims every waiter, unlocks, wakes them.

@@ -26,8 +26,10 @@ bool future_wait(future_core& core, steady_time deadline) {
   parker p(current_waiter());
   waiter_node node(p);
   push_back(core.waiters, node);
-  return wait_claimed(p, core.waiters, node, deadline_ns, wait_kind::future, &core) !=
-         parker::timed_out;
+  const std::uint32_t outcome =
+      wait_claimed(p, core.waiters, node, deadline_ns, wait_kind::future, &core);
+  if (outcome == parker::cancelled) throw_cancelled();
+  return outcome != parker::timed_out;
 }
 
 void future_publish(future_core& core) noexcept {

@@ -166,11 +166,14 @@ bool mutex::acquire_slow(detail::steady_time deadline) {
     }
     const std::uint32_t outcome =
         detail::wait_claimed(p, waiters_, node, deadline_ns, wait_kind::mutex, this);
-    if (outcome == detail::parker::timed_out) {
-      // Our node is gone; if it was the last, clear `queued`.
-      detail::list_guard hold(waiters_);
-      if (detail::empty(waiters_)) state_.fetch_and(~queued, std::memory_order_relaxed);
-      note_handoff_at_head(state_, waiters_);
+    if (outcome == detail::parker::timed_out || outcome == detail::parker::cancelled) {
+      // Not handed the lock; our node is gone. If it was the last, clear `queued`.
+      {
+        detail::list_guard hold(waiters_);
+        if (detail::empty(waiters_)) state_.fetch_and(~queued, std::memory_order_relaxed);
+        note_handoff_at_head(state_, waiters_);
+      }
+      if (outcome == detail::parker::cancelled) detail::throw_cancelled();
       return false;
     }
     if (node.status == handed_off) {

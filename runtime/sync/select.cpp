@@ -84,6 +84,7 @@ select_outcome select_cases(select_case* cases, std::size_t count, steady_time d
   const std::uint32_t outcome =
       wait_claimed(p, locks.data(), locks.size(), nodes.data(), nodes.size(), to_deadline(deadline),
                    wait_kind::select, cases);
+  if (outcome == parker::cancelled) throw_cancelled();  // no case was performed
   if (outcome == parker::timed_out) return {select_outcome::none, false};
   const std::uint32_t chosen = outcome - 1;
   return {chosen, nodes[chosen].status == channel_waiter_saw_closed};

@@ -87,13 +87,18 @@ bool semaphore::acquire_until(detail::steady_time deadline) {
   detail::parker p(detail::current_waiter());
   detail::waiter_node node(p);
   detail::push_back(waiters_, node);
-  if (detail::wait_claimed(p, waiters_, node, deadline_ns, wait_kind::semaphore, this) !=
-      detail::parker::timed_out) {
+  const std::uint32_t outcome =
+      detail::wait_claimed(p, waiters_, node, deadline_ns, wait_kind::semaphore, this);
+  if (outcome != detail::parker::timed_out && outcome != detail::parker::cancelled) {
     return true;  // release() handed us a unit and took us off the count
   }
-  // Timed out: our node is gone (unlinked by wait_claimed or a releaser).
-  detail::list_guard hold(waiters_);
-  resync_waiters(state_, waiters_);
+  // Timed out or cancelled: no unit was handed to us, and our node is gone
+  // (unlinked by wait_claimed or a releaser).
+  {
+    detail::list_guard hold(waiters_);
+    resync_waiters(state_, waiters_);
+  }
+  if (outcome == detail::parker::cancelled) detail::throw_cancelled();
   return false;
 }
 

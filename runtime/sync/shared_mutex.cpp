@@ -46,6 +46,17 @@ waiter_node* grant_waiters(wait_list& list, std::uint32_t& readers, bool& writer
   return granted;
 }
 
+// After a cancelled wait (its node is already unlinked): a writer that
+// left the head of the queue may have held back readers behind it, and no
+// unlock may come to let them in. Grants what can be granted, then throws.
+[[noreturn]] void leave_cancelled(wait_list& list, std::uint32_t& readers, bool& writer) {
+  lock(list);
+  waiter_node* granted = grant_waiters(list, readers, writer);
+  unlock(list);
+  wake_chain(granted);
+  throw_cancelled();
+}
+
 }  // namespace detail
 
 namespace detail {
@@ -72,8 +83,11 @@ void shared_mutex::lock() {
   detail::waiter_node node(p);
   node.tag = as_writer;
   detail::push_back(waiters_, node);
-  // Woken only by a grant: we own it exclusively now.
-  detail::wait_claimed(p, waiters_, node, detail::no_deadline, wait_kind::shared_mutex, this);
+  if (detail::wait_claimed(p, waiters_, node, detail::no_deadline, wait_kind::shared_mutex, this) ==
+      detail::parker::cancelled) {
+    detail::leave_cancelled(waiters_, readers_, writer_);
+  }
+  // Woken by a grant: we own it exclusively now.
   writer_at_.store(detail::stack_marker(), std::memory_order_relaxed);
 }
 
@@ -109,7 +123,10 @@ void shared_mutex::lock_shared() {
   detail::waiter_node node(p);
   node.tag = as_reader;
   detail::push_back(waiters_, node);
-  detail::wait_claimed(p, waiters_, node, detail::no_deadline, wait_kind::shared_mutex, this);
+  if (detail::wait_claimed(p, waiters_, node, detail::no_deadline, wait_kind::shared_mutex, this) ==
+      detail::parker::cancelled) {
+    detail::leave_cancelled(waiters_, readers_, writer_);
+  }
 }
 
 bool shared_mutex::try_lock_shared() noexcept {

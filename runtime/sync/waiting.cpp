@@ -32,20 +32,22 @@ struct park_commit_args {
 };
 
 // Runs after the waiting fiber has switched out (park.hpp): the timer is
-// armed first, then the lists are unlocked, so a waker can only claim the
-// parker from now on.
-bool commit_wait(fiber* /*parked*/, void* arg) noexcept {
-  // Copy what we need first: `arg` lives on the parked fiber's stack, and once
-  // the first lock is released a waker may resume the fiber, which may return
-  // and reuse that stack while we are still in this loop.
+// armed, the wait published to cancellers, then the lists are unlocked, so
+// a waker can only claim the parker from now on. The timer or a canceller
+// may claim it earlier: the woken fiber waits for settle() before it looks
+// at the parker (cancellation.hpp).
+bool commit_wait(fiber* parked, void* arg) noexcept {
+  // Copy what we need first: `arg` lives on the parked fiber's stack.
   const park_commit_args a = *static_cast<park_commit_args*>(arg);
   if (a.p->timer.deadline_ns != no_deadline) {
     worker* w = worker::current();
     a.p->armed_on = &w->timers();
     w->add_timer(&a.p->timer);
   }
+  const bool waits = publish_cancellable_wait(*parked, a.p->hook);
   for (std::size_t i = 0; i < a.locked_count; ++i) unlock(*a.locked[i]);
-  return true;
+  settle(a.p->hook);
+  return waits;
 }
 
 void block_thread(parker& p, std::int64_t deadline_ns) noexcept {
@@ -70,6 +72,13 @@ void block_thread(parker& p, std::int64_t deadline_ns) noexcept {
 }
 
 }  // namespace
+
+bool parker::claim_for_cancellation(cancel_hook* self) noexcept {
+  parker* p = reinterpret_cast<parker*>(reinterpret_cast<char*>(self) - offsetof(parker, hook));
+  std::uint32_t expected = waiting;
+  // acq_rel: as every claim (see "The claim").
+  return p->outcome.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel);
+}
 
 void lock(wait_list& list) noexcept {
   // acquire: pairs with the release in unlock(); the object's state written
@@ -199,7 +208,8 @@ std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t lock
     for (std::size_t i = 0; i < locked_count; ++i) unlock(*locked[i]);
     block_thread(p, deadline_ns);
   }
-  // Woken (claimed by a waker or the timer). Leave nothing behind.
+  // Woken (claimed by a waker, the timer or a canceller). Leave nothing behind.
+  if (p.f) withdraw_cancellable_wait(*p.f, p.hook);
   if (p.armed_on) {
     // On the heap of the worker the fiber parked on, perhaps not this one.
     // remove() takes that heap's lock, under which fire callbacks run: once

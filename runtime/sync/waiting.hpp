@@ -29,6 +29,12 @@
 // returns, no list, heap or waker refers to the parker any more, and no
 // stale waiter is left behind.
 //
+// Cancellation. A fiber's wait is also claimable by a canceller or a
+// timeout scope (fiber/cancellation.hpp): the parker's `hook` CASes
+// `cancelled`. wait_claimed() returns that outcome like `timed_out`; the
+// caller undoes what a timed-out wait undoes, then throws weft::cancelled.
+// No hand-off happened (the claim is exclusive), so nothing is lost.
+//
 // Hand-off. A waker that wins the claim may do the waiter's work for it,
 // under the list lock, before waking it: move a value into the receiver's
 // storage, grant the lock, set `status`. The parker reads those after it is
@@ -41,6 +47,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "fiber/cancellation.hpp"
 #include "scheduler/timers.hpp"
 #include "weft/detail/wait_list.hpp"
 #include "weft/runtime.hpp"
@@ -53,6 +60,7 @@ struct fiber;
 struct parker {
   static constexpr std::uint32_t waiting = 0;
   static constexpr std::uint32_t timed_out = 0xFFFF'FFFF;
+  static constexpr std::uint32_t cancelled = 0xFFFF'FFFE;
 
   explicit parker(fiber* self) noexcept : f(self) {}
 
@@ -63,6 +71,10 @@ struct parker {
   /// The heap `timer` was added to (by the park commit, on the worker the
   /// fiber parked on); read after the wake, which orders it.
   timer_heap* armed_on = nullptr;
+  /// Claims the wait for cancellation (fibers only).
+  cancel_hook hook{&claim_for_cancellation};
+
+  static bool claim_for_cancellation(cancel_hook* self) noexcept;
 };
 
 /// One parker's entry in one wait list.
@@ -140,7 +152,8 @@ void wake_chain(waiter_node* chain) noexcept;
 /// locked by the caller and holds one of p's nodes. The locks are released
 /// (after the fiber switched out, for a fiber). Returns p's outcome, after
 /// cancelling the timer and unlinking every node in `nodes` that is still
-/// linked. `deadline_ns` is steady-clock ns, or no_deadline.
+/// linked: a node's index + 1, timed_out, or (fibers only) cancelled.
+/// `deadline_ns` is steady-clock ns, or no_deadline.
 std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t locked_count,
                            waiter_node* nodes, std::size_t node_count, std::int64_t deadline_ns,
                            wait_kind why, const void* object);

@@ -6,6 +6,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -20,6 +21,15 @@ namespace weft::detail {
 class runtime_core;
 /// Opaque: the scheduler's record of one fiber (runtime/fiber/fiber.hpp).
 struct fiber;
+
+/// The calling fiber's stop token (runtime/fiber/cancellation.cpp).
+std::stop_token current_stop_token() noexcept;
+
+/// Whether F, called with decay-copied A..., takes the fiber's stop token
+/// first (as std::jthread: that form wins when both fit).
+template <class F, class... A>
+inline constexpr bool takes_stop_token_v =
+    std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<A>...>;
 
 /// What a fiber runs: the user's callable and, after it ran, its outcome.
 /// Lives in the same allocation as the fiber record; the runtime calls
@@ -93,9 +103,9 @@ class task final : public task_result<R> {
   void run() noexcept override {
     try {
       if constexpr (std::is_void_v<R>) {
-        std::apply(std::move(fn_), std::move(args_));
+        call();
       } else {
-        this->value_.emplace(std::apply(std::move(fn_), std::move(args_)));
+        this->value_.emplace(call());
       }
     } catch (...) {
       this->error = std::current_exception();
@@ -105,14 +115,37 @@ class task final : public task_result<R> {
   void destroy() noexcept override { this->~task(); }
 
  private:
+  R call() {
+    if constexpr (takes_stop_token_v<F, Args...>) {
+      return std::apply(
+          [this](auto&&... args) -> R {
+            return std::invoke(std::move(fn_), current_stop_token(),
+                               std::forward<decltype(args)>(args)...);
+          },
+          std::move(args_));
+    } else {
+      return std::apply(std::move(fn_), std::move(args_));
+    }
+  }
+
   ~task() = default;  // only through destroy(): the memory belongs to the fiber record
   F fn_;
   std::tuple<Args...> args_;
 };
 
-/// The result type of spawning F with arguments A (decay-copied, as std::thread).
+/// The result type of spawning F with arguments A (decay-copied, as
+/// std::thread), with the fiber's stop token first where F takes it.
+/// (Without a `type` when F cannot be called so: spawn() then drops out of
+/// overload resolution.)
 template <class F, class... A>
-using spawn_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+struct spawn_result : std::invoke_result<std::decay_t<F>, std::decay_t<A>...> {};
+template <class F, class... A>
+requires takes_stop_token_v<F, A...>
+struct spawn_result<F, A...>
+    : std::invoke_result<std::decay_t<F>, std::stop_token, std::decay_t<A>...> {
+};
+template <class F, class... A>
+using spawn_result_t = typename spawn_result<F, A...>::type;
 
 /// A fiber record with room for a task of `task_size` bytes. The caller
 /// constructs the task in `task_storage`, then calls start_fiber (or, if the
