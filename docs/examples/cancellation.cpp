@@ -2,12 +2,11 @@
 // deadline over a block of code, clean-up that must finish, and a
 // task_group whose first failure stops the rest. docs/cancellation.md
 // walks through it; the tests run it.
-#include <weft/weft.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <stop_token>
+#include <weft/weft.hpp>
 
 using namespace std::chrono_literals;
 
