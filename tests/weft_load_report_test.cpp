@@ -139,7 +139,8 @@ TEST(LoadJson, ReportRoundTripsExactly) {
                                                "bytes", "connects", "errors", "errors_total",
                                                "status", "latency_us", "histogram"}));
   EXPECT_EQ(keys(v["errors"]),
-            (std::vector<std::string>{"connect", "timeout", "reset", "closed", "parse", "other"}));
+            (std::vector<std::string>{"connect", "timeout", "reset", "closed", "parse", "other",
+                                      "tls-handshake", "tls-verify", "tls"}));
   EXPECT_EQ(keys(v["latency_us"]),
             (std::vector<std::string>{"mean", "p50", "p90", "p99", "p999", "max", "min"}));
   EXPECT_EQ(keys(v["histogram"]),

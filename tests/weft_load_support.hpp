@@ -1,5 +1,6 @@
 // Helpers shared by the weft-load test files: a report with known
-// contents, a field-by-field comparison, and the sanitizer scale for runs.
+// contents, a field-by-field comparison, the sanitizer scale for runs, and
+// the program run in-process.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,7 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include "cli.hpp"
 #include "report.hpp"
 
 namespace weft::load::test {
@@ -57,5 +62,19 @@ inline constexpr int run_scale = 3;
 #else
 inline constexpr int run_scale = 1;
 #endif
+
+/// What run_cli did: its exit code and what it wrote.
+struct cli_result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+/// Runs weft-load in-process with `args`.
+inline cli_result cli(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  const int code = run_cli(args, out, err);
+  return {code, out.str(), err.str()};
+}
 
 }  // namespace weft::load::test

@@ -2,7 +2,8 @@
 # build, test and benchmark, when they are missing.
 weft_install_deps() {
   local packages=(g++ cmake make libboost-context-dev libconcurrentqueue-dev libgtest-dev
-                  libbenchmark-dev libdw-dev libhttp-parser-dev libcli11-dev nlohmann-json3-dev)
+                  libbenchmark-dev libdw-dev libhttp-parser-dev libcli11-dev nlohmann-json3-dev
+                  libssl-dev)
   local missing=()
   for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

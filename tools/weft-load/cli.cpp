@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <system_error>
@@ -18,6 +19,8 @@
 #include "options.hpp"
 #include "report.hpp"
 #include "server.hpp"
+#include "tls.hpp"
+#include "transport.hpp"
 #include "weft/net.hpp"
 #include "weft/runtime.hpp"
 
@@ -103,12 +106,35 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
     target = url{"127.0.0.1", server->port(), "/"};
   }
 
-  // One connection first: a name that does not resolve or a port nobody
-  // listens on ends the run here (exit 2) instead of as a table of errors.
+  std::optional<tls_context> tls;
+  if (target.tls) {
+    try {
+      tls = tls_context::client(o.tls);
+    } catch (const std::invalid_argument& e) {
+      err << "weft-load: --cacert: " << e.what() << '\n';
+      return exit_usage;
+    }
+  }
+
+  // One connection first: a name that does not resolve, a port nobody
+  // listens on or a TLS handshake that fails (an untrusted certificate)
+  // ends the run here (exit 2) instead of as a table of errors.
   try {
-    rt->block_on([&] { net::tcp_stream::connect(target.host, target.port, o.timeout); });
+    rt->block_on([&] {
+      transport probe;
+      probe.open(net::tcp_stream::connect(target.host, target.port, o.timeout),
+                 tls ? &*tls : nullptr, target.host);
+      probe.handshake(transport::clock::now() + o.timeout);
+    });
   } catch (const std::system_error& e) {
     err << "weft-load: cannot reach " << target.authority() << ": " << e.what() << '\n';
+    return exit_unreachable;
+  } catch (const tls_error& e) {
+    err << "weft-load: " << target.authority() << ": " << e.what()
+        << (e.kind() == tls_failure::verify
+                ? " (trust its CA with --cacert FILE, or skip the check with -k)"
+                : "")
+        << '\n';
     return exit_unreachable;
   }
 
@@ -125,6 +151,7 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
 
   load_plan plan;
   plan.target = target;
+  plan.tls = tls ? &*tls : nullptr;
   plan.request = build_request(target, o.request);
   plan.head = o.request.method == "HEAD";
   plan.connections = o.connections;
@@ -186,17 +213,26 @@ int serve(const serve_options& o, std::ostream& out, std::ostream& err) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   if (!o.duration) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::optional<tls_context> tls;
+  if (!o.tls_cert.empty()) {
+    try {
+      tls = tls_context::server(o.tls_cert, o.tls_key);
+    } catch (const std::invalid_argument& e) {
+      err << "weft-load: serve: --tls-cert/--tls-key: " << e.what() << '\n';
+      return exit_usage;
+    }
+  }
   const auto rt = make_runtime(o.workers, "weft-serve", err);
   if (!rt) return exit_usage;
   std::unique_ptr<http_server> server;
   try {
-    server = std::make_unique<http_server>(*rt, o.host, o.port);
+    server = std::make_unique<http_server>(*rt, o.host, o.port, tls ? &*tls : nullptr);
   } catch (const std::system_error& e) {
     err << "weft-load: serve: cannot listen on " << o.host << ':' << o.port << ": " << e.what()
         << '\n';
     return exit_usage;
   }
-  out << "weft-load: serving on http://" << url{o.host, server->port(), "/"}.authority() << "/"
+  out << "weft-load: serving on " << url{o.host, server->port(), "/", tls.has_value()}.str()
       << (o.duration ? "" : " (Ctrl-C stops)") << '\n'
       << std::flush;
   if (o.duration) {

@@ -15,7 +15,7 @@ report run_load(weft::runtime& rt, const load_plan& plan, const progress_fn& pro
   return run_scenario(
       rt, options,
       [&plan](virtual_user& vu) {
-        http_connection conn(vu, plan.target);
+        http_connection conn(vu, plan.target, plan.tls);
         while (vu.next_iteration()) conn.send(plan.request, plan.head);
       },
       progress);

@@ -29,6 +29,7 @@
 
 #include "report.hpp"
 #include "scenario.hpp"
+#include "tls.hpp"
 #include "url.hpp"
 #include "weft/runtime.hpp"
 
@@ -37,6 +38,9 @@ namespace weft::load {
 /// What to run.
 struct load_plan {
   url target;
+  /// For an https target (null: tls_context::default_client()); must
+  /// outlive the run.
+  const tls_context* tls = nullptr;
   std::string request;  ///< the bytes each request sends (build_request)
   bool head = false;    ///< the method is HEAD (responses have no body)
   unsigned connections = 64;

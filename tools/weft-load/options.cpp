@@ -109,6 +109,11 @@ std::string parse_header(std::string_view text) {
   return std::string(text);
 }
 
+std::string non_empty_file_name(const std::string& text) {
+  if (text.empty()) throw std::invalid_argument("needs a file name");
+  return text;
+}
+
 // ---- declaring options ----------------------------------------------------------------------
 
 // Declares an option taking one value per occurrence (`placeholder` stands
@@ -187,8 +192,9 @@ struct parser {
     app.require_subcommand(0, 1);
     add_common(app);
     app.add_option("URL", url_text,
-                   "http://host[:port]/path (HTTP/1.1, keep-alive). Omitted: start\n"
-                   "the built-in HTTP server on 127.0.0.1 and load that.")
+                   "http[s]://host[:port]/path (HTTP/1.1, keep-alive; https: TLS,\n"
+                   "certificate verified). Omitted: start the built-in HTTP\n"
+                   "server on 127.0.0.1 and load that.")
         ->type_name("");
     add_value(
         app, "-c,--connections", "N",
@@ -214,6 +220,12 @@ struct parser {
               [this](const std::string& v) { run.request.headers.push_back(parse_header(v)); });
     add_value(app, "-b,--body", "TEXT", "request body",
               [this](const std::string& v) { run.request.body = v; });
+    app.add_flag_callback(
+           "-k,--insecure", [this] { run.tls.verify = false; },
+           "https: do not verify the server's certificate")
+        ->disable_flag_override();
+    add_value(app, "--cacert", "FILE", "https: trust the CA certificates of this PEM file",
+              [this](const std::string& v) { run.tls.ca_file = non_empty_file_name(v); });
     add_output_options(app, run.output);
 
     merge = app.add_subcommand("merge", "one report from several runs made at the same time");
@@ -235,6 +247,10 @@ struct parser {
               [this](const std::string& v) { served.workers = parse_count(v, 1, max_workers); });
     add_value(*serve, "-d,--duration", "D", "stop after D (default: at SIGINT or SIGTERM)",
               [this](const std::string& v) { served.duration = parse_positive_duration(v); });
+    add_value(*serve, "--tls-cert", "FILE", "serve HTTPS with this PEM certificate (chain)",
+              [this](const std::string& v) { served.tls_cert = non_empty_file_name(v); });
+    add_value(*serve, "--tls-key", "FILE", "... and this PEM private key",
+              [this](const std::string& v) { served.tls_key = non_empty_file_name(v); });
   }
   parser(const parser&) = delete;
   parser& operator=(const parser&) = delete;
@@ -341,6 +357,9 @@ command parse_command_line(std::span<const std::string> args) {
     l.arguments.insert(l.arguments.end(), after.begin(), after.end());
     if (!l.arguments.empty()) {
       throw usage_error("serve: unexpected argument '" + l.arguments.front() + "'");
+    }
+    if (p.served.tls_cert.empty() != p.served.tls_key.empty()) {
+      throw usage_error("serve: --tls-cert and --tls-key go together");
     }
     reject_unknown_options(leftovers_of(p.app));
     reject_run_options(p.app, *p.serve);

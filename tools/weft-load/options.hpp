@@ -3,6 +3,7 @@
 //   weft-load [URL] [options]                 load URL (or the built-in server)
 //   weft-load merge A.json B.json ... [opts]  one report from several runs
 //   weft-load serve [--port P] [-w N]         the built-in server alone
+//                   [--tls-cert F --tls-key F]   ... over HTTPS
 //
 // options.cpp parses it with CLI11, which stays out of this header: callers
 // get plain structs, usage_error for any mistake, and info_request for
@@ -20,6 +21,7 @@
 
 #include "http_client.hpp"
 #include "threshold.hpp"
+#include "tls.hpp"
 #include "url.hpp"
 
 namespace weft::load {
@@ -46,6 +48,7 @@ struct run_options {
   unsigned workers = 0;  ///< 0: all cores
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   request_spec request;
+  tls_client_options tls;  ///< -k/--insecure, --cacert (for https URLs)
   output_options output;
   /// --start-at: when the load begins (several machines start together);
   /// nothing: at once.
@@ -58,12 +61,15 @@ struct merge_options {
   output_options output;
 };
 
-/// `weft-load serve [--host H] [--port P] [-w N] [-d D]`.
+/// `weft-load serve [--host H] [--port P] [-w N] [-d D] [--tls-cert F --tls-key F]`.
 struct serve_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   unsigned workers = 0;
   std::optional<std::chrono::nanoseconds> duration;  ///< nothing: until SIGINT/SIGTERM
+  /// --tls-cert and --tls-key (given together, or neither): serve HTTPS.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 /// -h / --help, or --version: print `text`, exit 0.

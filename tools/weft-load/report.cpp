@@ -19,8 +19,9 @@ namespace weft::load {
 
 namespace {
 
-constexpr const char* error_names[error_kinds] = {"connect", "timeout", "reset",
-                                                  "closed",  "parse",   "other"};
+constexpr const char* error_names[error_kinds] = {"connect",       "timeout",    "reset",
+                                                  "closed",        "parse",      "other",
+                                                  "tls-handshake", "tls-verify", "tls"};
 
 // The quantiles every report shows, with their JSON names.
 struct quantile_row {

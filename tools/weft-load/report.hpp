@@ -22,15 +22,18 @@ namespace weft::load {
 /// Why a request failed. Non-2xx responses are not errors: they are counted
 /// by status.
 enum class error_kind : std::uint8_t {
-  connect,  ///< the connection could not be opened (refused, unreachable, timed out)
-  timeout,  ///< no complete response within --timeout
-  reset,    ///< the peer reset the connection (ECONNRESET, EPIPE)
-  closed,   ///< the peer closed the connection before the response was complete
-  parse,    ///< the response was not valid HTTP/1.x
-  other,    ///< any other system error
+  connect,        ///< the connection could not be opened (refused, unreachable, timed out)
+  timeout,        ///< no complete response within --timeout
+  reset,          ///< the peer reset the connection (ECONNRESET, EPIPE)
+  closed,         ///< the peer closed the connection before the response was complete
+  parse,          ///< the response was not valid HTTP/1.x
+  other,          ///< any other system error
+  tls_handshake,  ///< the TLS handshake failed (no common protocol, an alert, the peer closed)
+  tls_verify,     ///< the server's certificate did not verify (untrusted, expired, wrong name)
+  tls,            ///< a TLS error after the handshake (a record that does not decrypt, an alert)
 };
-inline constexpr std::size_t error_kinds = 6;
-/// "connect", "timeout", ...: the names used in reports.
+inline constexpr std::size_t error_kinds = 9;
+/// "connect", "timeout", ..., "tls-handshake": the names used in reports.
 const char* error_name(error_kind kind) noexcept;
 
 /// Everything a run measured.
