@@ -186,7 +186,8 @@ struct parser {
   parser() {
     app.footer(
         "Durations take a unit: us, ms, s, m or h (250us, 1.5s, 2m).\n"
-        "Exit codes: 0 ran (thresholds held), 1 bad arguments or URL, 2 target unreachable,\n"
+        "Exit codes: 0 ran (thresholds held), 1 bad arguments, URL or file, 2 target\n"
+        "            unreachable (or its TLS certificate refused),\n"
         "            3 a --fail-if threshold was crossed");
     app.get_formatter()->column_width(26);
     app.require_subcommand(0, 1);
