@@ -158,6 +158,7 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
   plan.duration = o.duration;
   plan.rate = o.rate;
   plan.timeout = o.timeout;
+  plan.stages = o.stages;
 
   const bool json_to_stdout = o.output.json_path && *o.output.json_path == "-";
   (json_to_stdout ? err : out) << "Running " << format_duration(o.duration) << " test @ "

@@ -12,6 +12,7 @@ report run_load(weft::runtime& rt, const load_plan& plan, const progress_fn& pro
   options.rate = plan.rate;
   options.timeout = plan.timeout;
   options.name = plan.target.str();
+  options.stages = plan.stages;
   return run_scenario(
       rt, options,
       [&plan](virtual_user& vu) {

@@ -26,9 +26,11 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "report.hpp"
 #include "scenario.hpp"
+#include "stages.hpp"
 #include "tls.hpp"
 #include "url.hpp"
 #include "weft/runtime.hpp"
@@ -47,6 +49,8 @@ struct load_plan {
   std::chrono::nanoseconds duration = std::chrono::seconds(10);
   double rate = 0;  ///< > 0: open model, requests per second in total
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
+  /// A ramp of users or of the rate (scenario_options::stages).
+  std::vector<stage> stages;
 };
 
 /// Runs `plan` on `rt` and returns what it measured (target: the URL).

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <functional>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,7 @@
 
 #include "duration.hpp"
 #include "http_client.hpp"
+#include "stages.hpp"
 
 namespace weft::load {
 
@@ -186,8 +188,8 @@ struct parser {
   parser() {
     app.footer(
         "Durations take a unit: us, ms, s, m or h (250us, 1.5s, 2m).\n"
-        "Exit codes: 0 ran (thresholds held), 1 bad arguments, URL or file, 2 target\n"
-        "            unreachable (or its TLS certificate refused),\n"
+        "Exit codes: 0 ran (thresholds held), 1 bad arguments, URL or file,\n"
+        "            2 target unreachable (or its TLS certificate refused),\n"
         "            3 a --fail-if threshold was crossed");
     app.get_formatter()->column_width(26);
     app.require_subcommand(0, 1);
@@ -211,6 +213,10 @@ struct parser {
               [this](const std::string& v) { run.workers = parse_count(v, 1, max_workers); });
     add_value(app, "-t,--timeout", "D", "per-request timeout (default 5s)",
               [this](const std::string& v) { run.timeout = parse_positive_duration(v); });
+    add_value(app, "--stage", "D:N",
+              "ramp linearly to N over D: N users, or with -r N requests/s\n"
+              "(from -r's); repeatable, the run lasts the sum of the stages",
+              [this](const std::string& v) { run.stages.push_back(parse_stage(v)); });
     add_value(app, "--start-at", "T",
               "begin the load at Unix time T (seconds), e.g. to start\n"
               "runs on several machines together; merge their --json",
@@ -313,6 +319,34 @@ void reject_run_options(const CLI::App& app, const CLI::App& sub) {
   }
 }
 
+// --stage: the run lasts the stages' sum, and the closed model's users are
+// their peak; -d (and -c without -r) would contradict them.
+void apply_stages(const CLI::App& app, run_options& run) {
+  if (run.stages.empty()) return;
+  if (app.count("--duration") > 0) {
+    throw usage_error("--stage: not with --duration (the run lasts the sum of the stages)");
+  }
+  const ramp r(run.rate, run.stages);
+  run.duration = r.length();
+  if (run.rate > 0) return;  // open model: the stages are rates, -c the users carrying them
+  if (app.count("--connections") > 0) {
+    throw usage_error("--stage: not with --connections without -r (the stages give the users)");
+  }
+  for (const stage& s : run.stages) {
+    if (s.target != std::floor(s.target)) {
+      std::ostringstream target;
+      target << s.target;
+      throw usage_error("--stage: " + target.str() +
+                        " users is not a whole number (with -r the targets are requests/s)");
+    }
+  }
+  if (r.most_users() == 0) throw usage_error("--stage: no stage has a user");
+  if (r.most_users() > max_connections) {
+    throw usage_error("--stage: at most " + std::to_string(max_connections) + " users");
+  }
+  run.connections = r.most_users();
+}
+
 }  // namespace
 
 std::string usage_text() {
@@ -369,6 +403,7 @@ command parse_command_line(std::span<const std::string> args) {
 
   leftovers l = leftovers_of(p.app);
   reject_unknown_options(l);
+  apply_stages(p.app, p.run);
   std::vector<std::string> urls;
   if (p.app.count("URL") > 0) urls.push_back(p.url_text);
   urls.insert(urls.end(), l.arguments.begin(), l.arguments.end());

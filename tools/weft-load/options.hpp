@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "http_client.hpp"
+#include "stages.hpp"
 #include "threshold.hpp"
 #include "tls.hpp"
 #include "url.hpp"
@@ -50,6 +51,10 @@ struct run_options {
   request_spec request;
   tls_client_options tls;  ///< -k/--insecure, --cacert (for https URLs)
   output_options output;
+  /// --stage, in order: a ramp of users (closed model) or of the rate
+  /// (open model, from `rate`); `duration` is then their sum and, in the
+  /// closed model, `connections` their peak.
+  std::vector<stage> stages;
   /// --start-at: when the load begins (several machines start together);
   /// nothing: at once.
   std::optional<std::chrono::system_clock::time_point> start_at;
