@@ -41,27 +41,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace weft::load;
 using namespace weft::load::test;
-namespace fs = std::filesystem;
-
-// A directory of its own for each test, removed at the end.
-class temp_dir {
- public:
-  explicit temp_dir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("weft_load_tls_" + name + "_" + std::to_string(::getpid()))) {
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // Writes a self-signed certificate (`<name>.crt`) and its key (`<name>.key`)
 // into `dir`, valid from now + not_before to now + not_after, for the
@@ -158,7 +137,7 @@ report run_with(weft::runtime& rt, const std::string& url, const tls_context& ct
 }
 
 TEST(LoadTls, TrustedWithCacertByAddressAndByName) {
-  const temp_dir dir("cacert");
+  const temp_dir dir("tls_cacert");
   const std::string cert = make_certificate(dir, "server", -1h, 24h);
   const tls_server server(cert);
   for (const std::string host : {"127.0.0.1", "localhost"}) {  // IP SAN, and SNI + DNS SAN
@@ -174,7 +153,7 @@ TEST(LoadTls, TrustedWithCacertByAddressAndByName) {
 }
 
 TEST(LoadTls, InsecureSkipsTheCheck) {
-  const temp_dir dir("insecure");
+  const temp_dir dir("tls_insecure");
   const std::string cert = make_certificate(dir, "server", -1h, 24h, "DNS:other.example");
   const tls_server server(cert);
   const cli_result r = load(server.url(), {"-k"});
@@ -186,7 +165,7 @@ TEST(LoadTls, InsecureSkipsTheCheck) {
 // before it starts: exit 2 and a message that says why and what to do; so
 // do an expired one and one for another name, even when trusted.
 TEST(LoadTls, UntrustedExpiredOrMisnamedCertificatesExitWithTwo) {
-  const temp_dir dir("refused");
+  const temp_dir dir("tls_refused");
   const std::string good = make_certificate(dir, "good", -1h, 24h);
   const std::string expired = make_certificate(dir, "expired", -48h, -24h);
   const std::string misnamed = make_certificate(dir, "misnamed", -1h, 24h, "DNS:other.example");
@@ -211,7 +190,7 @@ TEST(LoadTls, UntrustedExpiredOrMisnamedCertificatesExitWithTwo) {
 // During a run (past the first connection's check), failed handshakes are
 // errors by kind and the run goes on.
 TEST(LoadTls, HandshakeFailuresAreCountedByKind) {
-  const temp_dir dir("counted");
+  const temp_dir dir("tls_counted");
   const tls_server server(make_certificate(dir, "server", -1h, 24h));
   weft::runtime rt(weft::options{.workers = 2});
   const report r = run_with(rt, server.url(), tls_context::client({}));
@@ -222,48 +201,20 @@ TEST(LoadTls, HandshakeFailuresAreCountedByKind) {
   EXPECT_NE(format_report(r).find("tls-verify"), std::string::npos);
 }
 
-// Accepts connections, reads the client's hello, and closes.
-class hanging_up_server {
- public:
-  explicit hanging_up_server(weft::runtime& rt)
-      : listener_(weft::net::tcp_listener::bind("127.0.0.1", 0)) {
-    acceptor_ = rt.spawn([this] {
-      for (;;) {
-        try {
-          weft::net::tcp_stream s = listener_.accept();
-          std::byte buf[512];
-          s.read_some(buf);
-        } catch (const std::system_error&) {
-          break;  // closed
-        }
-      }
-    });
-  }
-  ~hanging_up_server() {
-    listener_.close();
-    acceptor_.join();
-  }
-  hanging_up_server(const hanging_up_server&) = delete;
-  hanging_up_server& operator=(const hanging_up_server&) = delete;
-  [[nodiscard]] std::string url() const {
-    return "https://127.0.0.1:" + std::to_string(listener_.local_port()) + "/";
-  }
-
- private:
-  weft::net::tcp_listener listener_;
-  weft::join_handle<void> acceptor_;
-};
-
 TEST(LoadTls, ServerClosingDuringTheHandshake) {
   weft::runtime rt(weft::options{.workers = 1});
-  const hanging_up_server server(rt);
+  const scripted_server server(rt, [](weft::net::tcp_stream& s) {
+    std::byte hello[512];
+    s.read_some(hello);  // then hangs up
+  });
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
 
-  const cli_result r = load(server.url(), {"-k"});
+  const cli_result r = load(url, {"-k"});
   EXPECT_EQ(r.code, exit_unreachable);
   EXPECT_NE(r.err.find("closed the connection during the handshake"), std::string::npos) << r.err;
 
   weft::runtime loader(weft::options{.workers = 2});
-  const report counted = run_with(loader, server.url(), tls_context::client({.verify = false}));
+  const report counted = run_with(loader, url, tls_context::client({.verify = false}));
   EXPECT_EQ(counted.requests, 0u);
   EXPECT_GT(errors_of(counted, error_kind::tls_handshake), 0u);
   EXPECT_EQ(counted.error_total(), errors_of(counted, error_kind::tls_handshake));
@@ -272,7 +223,7 @@ TEST(LoadTls, ServerClosingDuringTheHandshake) {
 // A connection keeps the session the server hands out; the next one
 // resumes it (no certificate exchange).
 TEST(LoadTls, ReconnectsResumeTheSession) {
-  const temp_dir dir("resume");
+  const temp_dir dir("tls_resume");
   const std::string cert = make_certificate(dir, "server", -1h, 24h);
   const tls_server server(cert);
   weft::runtime rt(weft::options{.workers = 1});
@@ -304,7 +255,7 @@ TEST(LoadTls, ReconnectsResumeTheSession) {
 }
 
 TEST(LoadTls, MissingOrBadFilesAreUsageErrors) {
-  const temp_dir dir("files");
+  const temp_dir dir("tls_files");
   const std::string cert = make_certificate(dir, "server", -1h, 24h);
   const std::string missing = dir.file("missing.pem");
 
@@ -333,10 +284,10 @@ TEST(LoadTls, MissingOrBadFilesAreUsageErrors) {
 // not need it): one process, in the foreground, on a free loopback port.
 TEST(LoadTls, AgainstNginx) {
   const char* nginx = "/usr/sbin/nginx";
-  if (!fs::exists(nginx)) GTEST_SKIP() << "nginx is not installed";
-  const temp_dir dir("nginx");
+  if (!std::filesystem::exists(nginx)) GTEST_SKIP() << "nginx is not installed";
+  const temp_dir dir("tls_nginx");
   const std::string cert = make_certificate(dir, "server", -1h, 24h);
-  fs::create_directories(dir.file("www"));
+  std::filesystem::create_directories(dir.file("www"));
   std::ofstream(dir.file("www/index.html")) << "hello from nginx\n";
   std::uint16_t port = 0;
   {

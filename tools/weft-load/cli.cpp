@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -19,6 +20,7 @@
 #include "options.hpp"
 #include "report.hpp"
 #include "server.hpp"
+#include "targets_file.hpp"
 #include "tls.hpp"
 #include "transport.hpp"
 #include "weft/net.hpp"
@@ -94,20 +96,54 @@ std::unique_ptr<weft::runtime> make_runtime(unsigned workers, const char* name, 
   }
 }
 
+// Connects once to `origin` (with the TLS handshake for https): false,
+// after the message, if that fails.
+bool reachable(weft::runtime& rt, const url& origin, const tls_context* tls,
+               std::chrono::nanoseconds timeout, std::ostream& err) {
+  try {
+    rt.block_on([&] {
+      transport probe;
+      probe.open(net::tcp_stream::connect(origin.host, origin.port, timeout),
+                 origin.tls ? tls : nullptr, origin.host);
+      probe.handshake(transport::clock::now() + timeout);
+    });
+    return true;
+  } catch (const std::system_error& e) {
+    err << "weft-load: cannot reach " << origin.authority() << ": " << e.what() << '\n';
+  } catch (const tls_error& e) {
+    err << "weft-load: " << origin.authority() << ": " << e.what()
+        << (e.kind() == tls_failure::verify
+                ? " (trust its CA with --cacert FILE, or skip the check with -k)"
+                : "")
+        << '\n';
+  }
+  return false;
+}
+
 int run(const run_options& o, std::ostream& out, std::ostream& err) {
+  load_plan plan;
+  if (!o.targets_file.empty()) {
+    try {
+      plan.mix = read_targets_file(o.targets_file);
+    } catch (const targets_error& e) {
+      err << "weft-load: --targets: " << e.what() << '\n';
+      return exit_usage;
+    }
+    plan.name = o.targets_file;
+  }
   const auto rt = make_runtime(o.workers, "weft-load", err);
   if (!rt) return exit_usage;
   std::unique_ptr<http_server> server;
-  url target;
   if (o.target) {
-    target = *o.target;
-  } else {
+    plan.target = *o.target;
+  } else if (plan.mix.empty()) {
     server = std::make_unique<http_server>(*rt, "127.0.0.1", 0);
-    target = url{"127.0.0.1", server->port(), "/"};
+    plan.target = url{"127.0.0.1", server->port(), "/"};
   }
+  const std::vector<url> origins = origins_of(plan);
 
   std::optional<tls_context> tls;
-  if (target.tls) {
+  if (std::any_of(origins.begin(), origins.end(), [](const url& u) { return u.tls; })) {
     try {
       tls = tls_context::client(o.tls);
     } catch (const std::invalid_argument& e) {
@@ -116,26 +152,11 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
     }
   }
 
-  // One connection first: a name that does not resolve, a port nobody
-  // listens on or a TLS handshake that fails (an untrusted certificate)
-  // ends the run here (exit 2) instead of as a table of errors.
-  try {
-    rt->block_on([&] {
-      transport probe;
-      probe.open(net::tcp_stream::connect(target.host, target.port, o.timeout),
-                 tls ? &*tls : nullptr, target.host);
-      probe.handshake(transport::clock::now() + o.timeout);
-    });
-  } catch (const std::system_error& e) {
-    err << "weft-load: cannot reach " << target.authority() << ": " << e.what() << '\n';
-    return exit_unreachable;
-  } catch (const tls_error& e) {
-    err << "weft-load: " << target.authority() << ": " << e.what()
-        << (e.kind() == tls_failure::verify
-                ? " (trust its CA with --cacert FILE, or skip the check with -k)"
-                : "")
-        << '\n';
-    return exit_unreachable;
+  // One connection first to each origin: a name that does not resolve, a
+  // port nobody listens on or a TLS handshake that fails (an untrusted
+  // certificate) ends the run here (exit 2) instead of as a table of errors.
+  for (const url& origin : origins) {
+    if (!reachable(*rt, origin, tls ? &*tls : nullptr, o.timeout, err)) return exit_unreachable;
   }
 
   if (o.start_at) {
@@ -149,10 +170,8 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
     }
   }
 
-  load_plan plan;
-  plan.target = target;
   plan.tls = tls ? &*tls : nullptr;
-  plan.request = build_request(target, o.request);
+  plan.request = build_request(plan.target, o.request);
   plan.head = o.request.method == "HEAD";
   plan.connections = o.connections;
   plan.duration = o.duration;
@@ -161,9 +180,14 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
   plan.stages = o.stages;
 
   const bool json_to_stdout = o.output.json_path && *o.output.json_path == "-";
-  (json_to_stdout ? err : out) << "Running " << format_duration(o.duration) << " test @ "
-                               << target.str() << (server ? " (built-in server)" : "") << '\n'
-                               << std::flush;
+  std::ostream& table = json_to_stdout ? err : out;
+  table << "Running " << format_duration(o.duration) << " test @ ";
+  if (plan.mix.empty()) {
+    table << plan.target.str() << (server ? " (built-in server)" : "");
+  } else {
+    table << o.targets_file << " (" << plan.mix.size() << " requests, taken in turn)";
+  }
+  table << '\n' << std::flush;
   progress_line line(err);
   progress_fn progress;
   if (!o.output.quiet && ::isatty(STDERR_FILENO)) {
@@ -175,7 +199,9 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
 
   const int code = finish(r, o.output, out, err);
   if (r.connects == 0) {
-    err << "weft-load: no connection to " << target.authority() << " succeeded\n";
+    err << "weft-load: no connection to "
+        << (plan.mix.empty() ? plan.target.authority() : o.targets_file + "'s targets")
+        << " succeeded\n";
     return exit_unreachable;
   }
   return code;

@@ -91,26 +91,6 @@ std::chrono::system_clock::time_point parse_unix_time(std::string_view text) {
           std::chrono::duration<double>(seconds)));
 }
 
-std::string parse_method(std::string_view text) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(), is_token_char)) {
-    throw std::invalid_argument("'" + std::string(text) + "' is not an HTTP method");
-  }
-  return std::string(text);
-}
-
-// "Name: value": a token, a colon, and no line break (the value is sent as is).
-std::string parse_header(std::string_view text) {
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0 ||
-      !std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(colon),
-                   is_token_char) ||
-      text.find_first_of("\r\n") != std::string_view::npos) {
-    throw std::invalid_argument("'" + std::string(text) +
-                                "' is not a header (use \"Name: value\")");
-  }
-  return std::string(text);
-}
-
 std::string non_empty_file_name(const std::string& text) {
   if (text.empty()) throw std::invalid_argument("needs a file name");
   return text;
@@ -227,6 +207,11 @@ struct parser {
               [this](const std::string& v) { run.request.headers.push_back(parse_header(v)); });
     add_value(app, "-b,--body", "TEXT", "request body",
               [this](const std::string& v) { run.request.body = v; });
+    add_value(app, "--targets", "FILE",
+              "a request mix in vegeta's format: METHOD URL, headers, @body;\n"
+              "entries separated by blank lines, taken in turn (replaces\n"
+              "URL, -m, -H and -b)",
+              [this](const std::string& v) { run.targets_file = non_empty_file_name(v); });
     app.add_flag_callback(
            "-k,--insecure", [this] { run.tls.verify = false; },
            "https: do not verify the server's certificate")
@@ -410,6 +395,16 @@ command parse_command_line(std::span<const std::string> args) {
   urls.insert(urls.end(), after.begin(), after.end());
   if (urls.size() > 1) {
     throw usage_error("more than one URL given ('" + urls[0] + "' and '" + urls[1] + "')");
+  }
+  if (!p.run.targets_file.empty()) {
+    for (const char* name : {"--method", "--header", "--body"}) {
+      if (p.app.count(name) > 0) {
+        throw usage_error(std::string("--targets: not with ") + name + " (the file gives it)");
+      }
+    }
+    if (!urls.empty()) {
+      throw usage_error("--targets: not with a URL ('" + urls.front() + "'; the file gives them)");
+    }
   }
   if (!urls.empty()) {
     try {

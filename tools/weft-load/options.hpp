@@ -49,6 +49,9 @@ struct run_options {
   unsigned workers = 0;  ///< 0: all cores
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   request_spec request;
+  /// --targets: a request mix (targets_file.hpp) read by the run; replaces
+  /// the URL, -m, -H and -b.
+  std::string targets_file;
   tls_client_options tls;  ///< -k/--insecure, --cacert (for https URLs)
   output_options output;
   /// --stage, in order: a ramp of users (closed model) or of the rate

@@ -21,6 +21,12 @@ struct url {
   [[nodiscard]] std::string str() const;
 };
 
+/// Whether `a` and `b` are the same origin (scheme, host and port): one
+/// connection serves both.
+inline bool same_origin(const url& a, const url& b) noexcept {
+  return a.tls == b.tls && a.host == b.host && a.port == b.port;
+}
+
 /// Parses "http[s]://host[:port][/path][?query]" ("http://" may be left
 /// out; a fragment is dropped). Throws std::invalid_argument saying what is
 /// wrong: another scheme, an empty host, a bad port, user info, spaces or
