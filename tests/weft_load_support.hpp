@@ -42,6 +42,19 @@ inline report sample_report(std::uint64_t seed) {
   }
   r.requests = 10'000;
   r.rps = static_cast<double>(r.requests) / r.duration_s;
+  // Two seconds splitting the requests (their buckets drawn afresh).
+  for (std::uint64_t t = 0; t < 2; ++t) {
+    timeline_second s;
+    s.t = t;
+    s.requests = 5'000;
+    s.errors = t + seed;
+    s.users = 8;
+    s.rate = 0.5 * static_cast<double>(t);
+    histogram h;
+    for (int i = 0; i < 5'000; ++i) h.record(static_cast<std::uint64_t>(latency(rng)));
+    s.latency = sparse_of(h.counts());
+    r.timeline.push_back(s);
+  }
   return r;
 }
 
@@ -59,6 +72,7 @@ inline void expect_same(const report& a, const report& b) {
   EXPECT_EQ(a.errors, b.errors);
   EXPECT_EQ(a.status, b.status);
   EXPECT_TRUE(a.latency == b.latency);
+  EXPECT_TRUE(a.timeline == b.timeline);
 }
 
 #ifdef WEFT_TEST_SANITIZED

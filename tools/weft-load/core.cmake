@@ -33,6 +33,7 @@ add_library(weft_load_core STATIC
   ${_weft_load_dir}/stages.cpp
   ${_weft_load_dir}/targets_file.cpp
   ${_weft_load_dir}/threshold.cpp
+  ${_weft_load_dir}/timeline.cpp
   ${_weft_load_dir}/tls.cpp
   ${_weft_load_dir}/transport.cpp
   ${_weft_load_dir}/url.cpp

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "timeline.hpp"
 
 namespace weft::load {
 
@@ -53,6 +54,8 @@ struct report {
   /// Requests per second: requests / duration_s for one run; after a merge,
   /// the sum of the runs' rates (the runs are taken to be simultaneous).
   double rps = 0;
+  /// Second by second (timeline.hpp); empty in reports of older versions.
+  std::vector<timeline_second> timeline;
 
   [[nodiscard]] std::uint64_t error_total() const noexcept;
   /// Errors as a percentage of attempts (requests + errors); 0 when none.
@@ -91,7 +94,8 @@ report from_json_text(std::string_view text);
 std::string format_report(const report& r);
 
 /// One report of runs made at the same time (on several machines, say):
-/// counts and histograms added (exactly), duration the longest, rps the sum.
+/// counts and histograms added (exactly), duration the longest, rps the sum,
+/// timelines added second by second (merge_timeline).
 /// Throws std::invalid_argument for an empty list.
 report merge(const std::vector<report>& parts);
 

@@ -145,11 +145,27 @@ class scenario_run {
   [[nodiscard]] nanoseconds length() const noexcept { return length_; }
   /// The open model's requests/s asked for: the (highest) rate.
   [[nodiscard]] double rate() const noexcept { return pace_ ? pace_->peak() : 0; }
+
+  /// The timeline, once the users have been joined: each second of the
+  /// window with the users and the rate in force at its middle.
+  [[nodiscard]] std::vector<timeline_second> timeline() const {
+    const double length_s = std::chrono::duration<double>(length_).count();
+    auto seconds = rec_.timeline(static_cast<std::size_t>(std::ceil(length_s)));
+    for (timeline_second& s : seconds) {
+      const double t = static_cast<double>(s.t);
+      const auto middle = std::chrono::duration_cast<nanoseconds>(
+          std::chrono::duration<double>((t + std::min(t + 1, length_s)) / 2));
+      s.users = crowd_ ? crowd_->users_at(middle) : users_;
+      s.rate = pace_ ? pace_->at(middle) : 0;
+    }
+    return seconds;
+  }
   [[nodiscard]] const recorder& recorded() const noexcept { return rec_; }
 
  private:
   void open(steady::time_point start, nanoseconds duration) {
     start_ = start;
+    rec_.begin(start);
     end_ = saturating_add(start, duration);
     go_.count_down();  // publishes start_ and end_
   }
@@ -218,11 +234,13 @@ void virtual_user::measurement::done(int status, std::uint64_t bytes) {
   const auto now = steady::now();
   if (now >= vu_.end_) return;  // after the window: dropped
   const auto latency = std::chrono::duration_cast<nanoseconds>(now - start_).count();
-  vu_.rec_.response(static_cast<std::uint64_t>(std::max<std::int64_t>(latency, 0)), status, bytes);
+  vu_.rec_.response(static_cast<std::uint64_t>(std::max<std::int64_t>(latency, 0)), status, bytes,
+                    now);
 }
 
 void virtual_user::error(error_kind kind) {
-  if (!over()) rec_.error(kind);
+  const auto now = steady::now();
+  if (now < end_) rec_.error(kind, now);
 }
 
 void virtual_user::connected() {
@@ -283,6 +301,7 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   r.workers = rt.workers();
   r.duration_s = std::chrono::duration<double>(run.length()).count();
   run.recorded().snapshot(r);
+  r.timeline = run.timeline();
   r.rps = static_cast<double>(r.requests) / r.duration_s;
   return r;
 }

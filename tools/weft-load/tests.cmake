@@ -5,7 +5,7 @@
 # the weft-load binary.
 include(${CMAKE_CURRENT_LIST_DIR}/core.cmake)
 
-foreach(part parse report run scenario stages targets tls)
+foreach(part parse report run scenario stages targets timeline tls)
   weft_add_test(weft_load_${part}_test weft_load_${part}_test.cpp)
   target_link_libraries(weft_load_${part}_test PRIVATE weft_load_core)
 endforeach()
