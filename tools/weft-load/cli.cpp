@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "duration.hpp"
+#include "html_report.hpp"
 #include "load.hpp"
 #include "options.hpp"
 #include "report.hpp"
@@ -30,24 +31,28 @@ namespace weft::load {
 
 namespace {
 
-// Writes the report (table and, if asked, JSON) and checks the thresholds.
+// Writes `text` to `path`; false, after a message naming `option`, if it
+// cannot.
+bool write_file(const std::string& path, const std::string& text, const char* option,
+                std::ostream& err) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) err << "weft-load: " << option << ": cannot write '" << path << "'\n";
+  return static_cast<bool>(file);
+}
+
+// Writes the report (table and, if asked, JSON and HTML) and checks the
+// thresholds.
 int finish(const report& r, const output_options& o, std::ostream& out, std::ostream& err) {
   const bool json_to_stdout = o.json_path && *o.json_path == "-";
   (json_to_stdout ? err : out) << format_report(r) << std::flush;
-  if (o.json_path) {
-    const std::string text = to_json_text(r);
-    if (json_to_stdout) {
-      out << text << std::flush;
-    } else {
-      std::ofstream file(*o.json_path, std::ios::binary | std::ios::trunc);
-      file << text;
-      file.close();
-      if (!file) {
-        err << "weft-load: --json: cannot write '" << *o.json_path << "'\n";
-        return exit_usage;
-      }
-    }
+  if (json_to_stdout) {
+    out << to_json_text(r) << std::flush;
+  } else if (o.json_path && !write_file(*o.json_path, to_json_text(r), "--json", err)) {
+    return exit_usage;
   }
+  if (o.html_path && !write_file(*o.html_path, html_report(r), "--html", err)) return exit_usage;
   int code = exit_ok;
   for (const threshold& t : o.fail_if) {
     if (const auto crossed = check(t, r)) {

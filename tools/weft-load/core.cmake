@@ -22,6 +22,7 @@ add_library(weft_load_core STATIC
   ${_weft_load_dir}/cli.cpp
   ${_weft_load_dir}/duration.cpp
   ${_weft_load_dir}/histogram.cpp
+  ${_weft_load_dir}/html_report.cpp
   ${_weft_load_dir}/http_client.cpp
   ${_weft_load_dir}/http_connection.cpp
   ${_weft_load_dir}/load.cpp

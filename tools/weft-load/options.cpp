@@ -146,6 +146,10 @@ void add_output_options(CLI::App& app, output_options& out) {
               if (v.empty()) throw std::invalid_argument("needs a file name ('-': stdout)");
               out.json_path = v;
             });
+  add_value(app, "--html", "FILE",
+            "a self-contained HTML report: requests/s and p50/p99 over\n"
+            "time, the latency by percentile, status codes and errors",
+            [&out](const std::string& v) { out.html_path = non_empty_file_name(v); });
   add_value(app, "--fail-if", "COND",
             "exit 3 if COND holds, e.g. 'p99>50ms', 'errors>1%', 'rps<1000';\n"
             "metrics p50 p90 p99 p999 max mean errors rps requests (repeatable)",

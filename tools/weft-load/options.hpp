@@ -36,6 +36,7 @@ class usage_error : public std::invalid_argument {
 /// Options shared by runs and merges: what to do with the report.
 struct output_options {
   std::optional<std::string> json_path;  ///< --json FILE ('-': stdout)
+  std::optional<std::string> html_path;  ///< --html FILE (html_report.hpp)
   std::vector<threshold> fail_if;        ///< --fail-if
   bool quiet = false;                    ///< --quiet
 };
@@ -63,7 +64,7 @@ struct run_options {
   std::optional<std::chrono::system_clock::time_point> start_at;
 };
 
-/// `weft-load merge FILE... [--json FILE] [--fail-if COND] [--quiet]`.
+/// `weft-load merge FILE... [--json FILE] [--html FILE] [--fail-if COND] [--quiet]`.
 struct merge_options {
   std::vector<std::string> files;
   output_options output;
