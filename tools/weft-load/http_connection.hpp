@@ -48,8 +48,6 @@ class http_connection {
   /// Drops the connection (the next send() opens a new one).
   void close() noexcept { conn_.close(); }
   [[nodiscard]] const url& target() const noexcept { return target_; }
-  /// Whether the current connection resumed an earlier TLS session.
-  [[nodiscard]] bool resumed() const noexcept { return conn_.resumed(); }
 
  private:
   bool connect();
