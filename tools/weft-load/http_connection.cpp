@@ -75,15 +75,16 @@ bool http_connection::connect() {
   const auto deadline = vu_.deadline();
   const auto left = deadline - steady::now();
   if (left <= steady::duration::zero()) return false;  // the run is over
+  net::tcp_stream socket;
   try {
-    conn_.open(net::tcp_stream::connect(target_.host, target_.port, left), tls_, target_.host,
-               &session_);
+    socket = net::tcp_stream::connect(target_.host, target_.port, left);
   } catch (const std::system_error&) {
     vu_.error(error_kind::connect);  // dropped if the end of the run cut it short
     back_off();
     return false;
   }
   try {
+    conn_.open(std::move(socket), tls_, target_.host, &session_);
     conn_.handshake(deadline);
   } catch (const tls_error& e) {
     fail(classify(e));

@@ -159,12 +159,16 @@ tls_stream::tls_stream(const tls_context& ctx, net::tcp_stream& socket, std::str
   }
   SSL_set_connect_state(ssl_.get());
   const std::string name(host);
-  if (is_ip_address(name)) {
-    // No SNI for an address (RFC 6066); the certificate must name the IP.
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), name.c_str());
-  } else {
-    SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
-    SSL_set1_host(ssl_.get(), name.c_str());
+  ERR_clear_error();
+  const bool named =
+      is_ip_address(name)
+          // No SNI for an address (RFC 6066); the certificate must name the IP.
+          ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), name.c_str()) == 1
+          : SSL_set_tlsext_host_name(ssl_.get(), name.c_str()) == 1 &&
+                SSL_set1_host(ssl_.get(), name.c_str()) == 1;
+  if (!named) {
+    throw tls_error(tls_failure::handshake, "TLS: cannot check the name '" + name +
+                                                "': " + openssl_reason("unknown error"));
   }
   SSL_set_app_data(ssl_.get(), resume);  // where keep_session puts new sessions
   if (resume != nullptr && resume->session_) SSL_set_session(ssl_.get(), resume->session_.get());

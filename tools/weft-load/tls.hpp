@@ -17,9 +17,11 @@
 //
 // The error queue: OpenSSL's is thread-local, several fibers share a worker
 // thread, and a fiber may resume on another worker after it parked. So
-// every SSL_* call is preceded by ERR_clear_error(), and whatever it left
-// in the queue is read into a message right after the call, before
-// anything that may park: no error state crosses a wait.
+// every SSL_* call that can fail (making a context or a connection, loading
+// files, the handshake, each read and write) is preceded by
+// ERR_clear_error(), and whatever it left in the queue is read into a
+// message right after the call, before anything that may park: no error
+// state crosses a wait.
 //
 // Session resumption: a client connection may be given a tls_session_slot
 // (one per virtual user); the session the server hands out (with TLS 1.3,
