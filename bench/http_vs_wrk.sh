@@ -15,6 +15,10 @@
 #   BASELINE_LOAD=/other/build/tools/weft-load bench/http_vs_wrk.sh
 #     (A/B: that weft-load binary runs in every round too, for a change's
 #     before/after on the same nginx in the same session)
+#   TLS=1 bench/http_vs_wrk.sh    (HTTPS: nginx with a self-signed
+#     certificate made here; wrk does not check certificates, so weft-load
+#     runs with -k too)
+#   THREADS=2 bench/http_vs_wrk.sh  (wrk -t2 and weft-load -w 2; default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
@@ -24,11 +28,13 @@ DURATION=${DURATION:-5s}
 RATE=${RATE:-20000}
 PIN=${PIN:-1}
 PORT=${PORT:-18080}
+TLS=${TLS:-0}
+THREADS=${THREADS:-1}
 LOAD="$BUILD/tools/weft-load"
 [[ -x "$LOAD" ]] || { echo "build weft-load first: cmake --build --preset release --target weft-load" >&2; exit 2; }
 
-for p in nginx-light wrk; do
-  dpkg -s "$p" >/dev/null 2>&1 || {
+for p in nginx-light wrk; do  # any nginx will do (nginx, nginx-light, ...)
+  command -v "${p%-light}" >/dev/null 2>&1 || {
     sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$p" >/dev/null
   }
@@ -39,6 +45,13 @@ trap 'nginx -p "$dir" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$dir"' 
 mkdir -p "$dir/logs" "$dir/html"
 printf 'ok\n' > "$dir/html/index.html"
 chmod -R a+rX "$dir"  # nginx workers run as www-data
+scheme=http listen="127.0.0.1:$PORT" tls_conf="" insecure=()
+if [[ $TLS == 1 ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  scheme=https listen+=" ssl" insecure=(-k)
+  tls_conf="ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
+fi
 cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
 daemon on;
@@ -48,7 +61,7 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT; root $dir/html; }
+  server { listen $listen; root $dir/html; $tls_conf }
 }
 CONF
 gen=()  # prefix of the load generators' command lines
@@ -59,21 +72,22 @@ else
   nginx_pin=()
 fi
 "${nginx_pin[@]}" nginx -p "$dir" -c nginx.conf
-url="http://127.0.0.1:$PORT/index.html"
+url="$scheme://127.0.0.1:$PORT/index.html"
 for ((try = 0; ; ++try)); do  # nginx daemonizes: wait until it answers (at most ~5 s)
-  curl -fs -o /dev/null "$url" && break
+  curl -fsk -o /dev/null "$url" && break
   ((try < 50)) || { echo "nginx did not come up; see $dir/logs/error.log" >&2; exit 2; }
   sleep 0.1
 done
 
 # requests/s of one closed-model weft-load run with binary $1
 weft_load_rps() {
-  "${gen[@]}" "$1" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 --quiet --json - 2>/dev/null |
+  "${gen[@]}" "$1" "$url" "${insecure[@]}" -c "$CONNECTIONS" -d "$DURATION" -w "$THREADS" --quiet \
+    --json - 2>/dev/null |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])'
 }
 weft_rps=() wrk_rps=() base_rps=()
 for ((i = 1; i <= RUNS; i++)); do
-  w=$("${gen[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$url" | awk '/Requests\/sec/ {print $2}')
+  w=$("${gen[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$url" | awk '/Requests\/sec/ {print $2}')
   l=$(weft_load_rps "$LOAD")
   wrk_rps+=("$w") weft_rps+=("$l")
   line="run $i: wrk $w req/s, weft-load $l req/s"
@@ -92,4 +106,5 @@ if [[ -n ${BASELINE_LOAD:-} ]]; then
   echo "median: baseline $mb req/s, weft-load/baseline $(ratio "$ml" "$mb"), baseline/wrk $(ratio "$mb" "$mw")"
 fi
 echo "open model, $RATE req/s:"
-"${gen[@]}" "$LOAD" "$url" -c "$CONNECTIONS" -d "$DURATION" -w 1 -r "$RATE" --quiet 2>&1 | tail -n 20
+"${gen[@]}" "$LOAD" "$url" "${insecure[@]}" -c "$CONNECTIONS" -d "$DURATION" -w "$THREADS" -r "$RATE" \
+  --quiet 2>&1 | tail -n 20

@@ -137,9 +137,10 @@ TEST(LoadJson, ReportRoundTripsExactly) {
   EXPECT_EQ(keys(v), (std::vector<std::string>{"tool", "format", "target", "model", "connections",
                                                "rate", "workers", "duration_s", "requests", "rps",
                                                "bytes", "connects", "errors", "errors_total",
-                                               "status", "latency_us", "histogram"}));
+                                               "status", "latency_us", "histogram", "timeline"}));
   EXPECT_EQ(keys(v["errors"]),
-            (std::vector<std::string>{"connect", "timeout", "reset", "closed", "parse", "other"}));
+            (std::vector<std::string>{"connect", "timeout", "reset", "closed", "parse", "other",
+                                      "tls-handshake", "tls-verify", "tls"}));
   EXPECT_EQ(keys(v["latency_us"]),
             (std::vector<std::string>{"mean", "p50", "p90", "p99", "p999", "max", "min"}));
   EXPECT_EQ(keys(v["histogram"]),

@@ -1,8 +1,10 @@
 # Sourced by the tools/ scripts: installs the Debian packages weft needs to
-# build, test and benchmark, when they are missing.
+# build, test and benchmark, when they are missing. (chromium: the HTML
+# report's browser test, skipped where it is absent.)
 weft_install_deps() {
   local packages=(g++ cmake make libboost-context-dev libconcurrentqueue-dev libgtest-dev
-                  libbenchmark-dev libdw-dev libhttp-parser-dev libcli11-dev nlohmann-json3-dev)
+                  libbenchmark-dev libdw-dev libhttp-parser-dev libcli11-dev nlohmann-json3-dev
+                  libssl-dev zlib1g-dev chromium)
   local missing=()
   for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -3,21 +3,27 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <system_error>
 #include <thread>
 
 #include "duration.hpp"
+#include "html_report.hpp"
 #include "load.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "server.hpp"
+#include "targets_file.hpp"
+#include "tls.hpp"
+#include "transport.hpp"
 #include "weft/net.hpp"
 #include "weft/runtime.hpp"
 
@@ -25,24 +31,28 @@ namespace weft::load {
 
 namespace {
 
-// Writes the report (table and, if asked, JSON) and checks the thresholds.
+// Writes `text` to `path`; false, after a message naming `option`, if it
+// cannot.
+bool write_file(const std::string& path, const std::string& text, const char* option,
+                std::ostream& err) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) err << "weft-load: " << option << ": cannot write '" << path << "'\n";
+  return static_cast<bool>(file);
+}
+
+// Writes the report (table and, if asked, JSON and HTML) and checks the
+// thresholds.
 int finish(const report& r, const output_options& o, std::ostream& out, std::ostream& err) {
   const bool json_to_stdout = o.json_path && *o.json_path == "-";
   (json_to_stdout ? err : out) << format_report(r) << std::flush;
-  if (o.json_path) {
-    const std::string text = to_json_text(r);
-    if (json_to_stdout) {
-      out << text << std::flush;
-    } else {
-      std::ofstream file(*o.json_path, std::ios::binary | std::ios::trunc);
-      file << text;
-      file.close();
-      if (!file) {
-        err << "weft-load: --json: cannot write '" << *o.json_path << "'\n";
-        return exit_usage;
-      }
-    }
+  if (json_to_stdout) {
+    out << to_json_text(r) << std::flush;
+  } else if (o.json_path && !write_file(*o.json_path, to_json_text(r), "--json", err)) {
+    return exit_usage;
   }
+  if (o.html_path && !write_file(*o.html_path, html_report(r), "--html", err)) return exit_usage;
   int code = exit_ok;
   for (const threshold& t : o.fail_if) {
     if (const auto crossed = check(t, r)) {
@@ -91,25 +101,67 @@ std::unique_ptr<weft::runtime> make_runtime(unsigned workers, const char* name, 
   }
 }
 
+// Connects once to `origin` (with the TLS handshake for https): false,
+// after the message, if that fails.
+bool reachable(weft::runtime& rt, const url& origin, const tls_context* tls,
+               std::chrono::nanoseconds timeout, std::ostream& err) {
+  try {
+    rt.block_on([&] {
+      transport probe;
+      probe.open(net::tcp_stream::connect(origin.host, origin.port, timeout),
+                 origin.tls ? tls : nullptr, origin.host);
+      probe.handshake(transport::clock::now() + timeout);
+    });
+    return true;
+  } catch (const std::system_error& e) {
+    err << "weft-load: cannot reach " << origin.authority() << ": " << e.what() << '\n';
+  } catch (const tls_error& e) {
+    err << "weft-load: " << origin.authority() << ": " << e.what()
+        << (e.kind() == tls_failure::verify
+                ? " (trust its CA with --cacert FILE, or skip the check with -k)"
+                : "")
+        << '\n';
+  }
+  return false;
+}
+
 int run(const run_options& o, std::ostream& out, std::ostream& err) {
+  load_plan plan;
+  if (!o.targets_file.empty()) {
+    try {
+      plan.mix = read_targets_file(o.targets_file);
+    } catch (const targets_error& e) {
+      err << "weft-load: --targets: " << e.what() << '\n';
+      return exit_usage;
+    }
+    plan.name = o.targets_file;
+  }
   const auto rt = make_runtime(o.workers, "weft-load", err);
   if (!rt) return exit_usage;
   std::unique_ptr<http_server> server;
-  url target;
   if (o.target) {
-    target = *o.target;
-  } else {
+    plan.target = *o.target;
+  } else if (plan.mix.empty()) {
     server = std::make_unique<http_server>(*rt, "127.0.0.1", 0);
-    target = url{"127.0.0.1", server->port(), "/"};
+    plan.target = url{"127.0.0.1", server->port(), "/"};
+  }
+  const std::vector<url> origins = origins_of(plan);
+
+  std::optional<tls_context> tls;
+  if (std::any_of(origins.begin(), origins.end(), [](const url& u) { return u.tls; })) {
+    try {
+      tls = tls_context::client(o.tls);
+    } catch (const std::invalid_argument& e) {
+      err << "weft-load: --cacert: " << e.what() << '\n';
+      return exit_usage;
+    }
   }
 
-  // One connection first: a name that does not resolve or a port nobody
-  // listens on ends the run here (exit 2) instead of as a table of errors.
-  try {
-    rt->block_on([&] { net::tcp_stream::connect(target.host, target.port, o.timeout); });
-  } catch (const std::system_error& e) {
-    err << "weft-load: cannot reach " << target.authority() << ": " << e.what() << '\n';
-    return exit_unreachable;
+  // One connection first to each origin: a name that does not resolve, a
+  // port nobody listens on or a TLS handshake that fails (an untrusted
+  // certificate) ends the run here (exit 2) instead of as a table of errors.
+  for (const url& origin : origins) {
+    if (!reachable(*rt, origin, tls ? &*tls : nullptr, o.timeout, err)) return exit_unreachable;
   }
 
   if (o.start_at) {
@@ -123,19 +175,24 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
     }
   }
 
-  load_plan plan;
-  plan.target = target;
-  plan.request = build_request(target, o.request);
+  plan.tls = tls ? &*tls : nullptr;
+  plan.request = build_request(plan.target, o.request);
   plan.head = o.request.method == "HEAD";
   plan.connections = o.connections;
   plan.duration = o.duration;
   plan.rate = o.rate;
   plan.timeout = o.timeout;
+  plan.stages = o.stages;
 
   const bool json_to_stdout = o.output.json_path && *o.output.json_path == "-";
-  (json_to_stdout ? err : out) << "Running " << format_duration(o.duration) << " test @ "
-                               << target.str() << (server ? " (built-in server)" : "") << '\n'
-                               << std::flush;
+  std::ostream& table = json_to_stdout ? err : out;
+  table << "Running " << format_duration(o.duration) << " test @ ";
+  if (plan.mix.empty()) {
+    table << plan.target.str() << (server ? " (built-in server)" : "");
+  } else {
+    table << o.targets_file << " (" << plan.mix.size() << " requests, taken in turn)";
+  }
+  table << '\n' << std::flush;
   progress_line line(err);
   progress_fn progress;
   if (!o.output.quiet && ::isatty(STDERR_FILENO)) {
@@ -147,7 +204,9 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
 
   const int code = finish(r, o.output, out, err);
   if (r.connects == 0) {
-    err << "weft-load: no connection to " << target.authority() << " succeeded\n";
+    err << "weft-load: no connection to "
+        << (plan.mix.empty() ? plan.target.authority() : o.targets_file + "'s targets")
+        << " succeeded\n";
     return exit_unreachable;
   }
   return code;
@@ -186,17 +245,26 @@ int serve(const serve_options& o, std::ostream& out, std::ostream& err) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   if (!o.duration) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::optional<tls_context> tls;
+  if (!o.tls_cert.empty()) {
+    try {
+      tls = tls_context::server(o.tls_cert, o.tls_key);
+    } catch (const std::invalid_argument& e) {
+      err << "weft-load: serve: --tls-cert/--tls-key: " << e.what() << '\n';
+      return exit_usage;
+    }
+  }
   const auto rt = make_runtime(o.workers, "weft-serve", err);
   if (!rt) return exit_usage;
   std::unique_ptr<http_server> server;
   try {
-    server = std::make_unique<http_server>(*rt, o.host, o.port);
+    server = std::make_unique<http_server>(*rt, o.host, o.port, tls ? &*tls : nullptr);
   } catch (const std::system_error& e) {
     err << "weft-load: serve: cannot listen on " << o.host << ':' << o.port << ": " << e.what()
         << '\n';
     return exit_usage;
   }
-  out << "weft-load: serving on http://" << url{o.host, server->port(), "/"}.authority() << "/"
+  out << "weft-load: serving on " << url{o.host, server->port(), "/", tls.has_value()}.str()
       << (o.duration ? "" : " (Ctrl-C stops)") << '\n'
       << std::flush;
   if (o.duration) {

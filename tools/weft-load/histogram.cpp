@@ -91,4 +91,19 @@ bool histogram::assign(const std::vector<std::pair<std::size_t, std::uint64_t>>&
   return true;
 }
 
+void histogram::assign_bounded(const std::vector<std::pair<std::size_t, std::uint64_t>>& buckets,
+                               std::uint64_t sum) {
+  std::vector<std::pair<std::size_t, std::uint64_t>> kept;
+  for (const auto& b : buckets) {
+    if (b.first < L::buckets && b.second != 0) kept.push_back(b);
+  }
+  if (kept.empty()) {
+    *this = histogram();
+    return;
+  }
+  const auto [lo, hi] = std::minmax_element(
+      kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  assign(kept, sum, L::lower_bound(lo->first), L::lower_bound(hi->first) + L::width(hi->first) - 1);
+}
+
 }  // namespace weft::load

@@ -75,6 +75,13 @@ class histogram {
   bool assign(const std::vector<std::pair<std::size_t, std::uint64_t>>& buckets, std::uint64_t sum,
               std::uint64_t min, std::uint64_t max);
 
+  /// As assign, for buckets kept without their minimum and maximum (or
+  /// read while they lag, mid-run): those are taken as the bounds of the
+  /// lowest and highest non-empty buckets. Indices out of range are
+  /// dropped.
+  void assign_bounded(const std::vector<std::pair<std::size_t, std::uint64_t>>& buckets,
+                      std::uint64_t sum);
+
   friend bool operator==(const histogram&, const histogram&) = default;
 
  private:

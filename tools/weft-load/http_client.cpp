@@ -3,6 +3,8 @@
 #include <http_parser.h>
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace weft::load {
@@ -103,6 +105,25 @@ std::string build_request(const url& target, const request_spec& spec) {
   out += "\r\n";
   out += spec.body;
   return out;
+}
+
+std::string parse_method(std::string_view text) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), is_token_char)) {
+    throw std::invalid_argument("'" + std::string(text) + "' is not an HTTP method");
+  }
+  return std::string(text);
+}
+
+std::string parse_header(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 ||
+      !std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(colon),
+                   is_token_char) ||
+      text.find_first_of("\r\n") != std::string_view::npos) {
+    throw std::invalid_argument("'" + std::string(text) +
+                                "' is not a header (use \"Name: value\")");
+  }
+  return std::string(text);
 }
 
 bool response_reader::parse_buffered(response& r) {

@@ -25,6 +25,15 @@ inline bool is_token_char(char c) noexcept {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
+/// `text` if it is an HTTP method (a token); throws std::invalid_argument
+/// saying it is not, without naming an option or file.
+std::string parse_method(std::string_view text);
+
+/// `text` if it is a header line "Name: value" (a token, a colon, no line
+/// break: the value is sent as is); throws std::invalid_argument as
+/// parse_method.
+std::string parse_header(std::string_view text);
+
 /// What each virtual user sends.
 struct request_spec {
   std::string method = "GET";

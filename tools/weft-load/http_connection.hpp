@@ -6,23 +6,32 @@
 // response that does not keep the connection alive, the connection is
 // dropped and the next send() opens a new one. Every wait is bounded by
 // virtual_user::deadline(): the request's timeout, and the end of the run.
+//
+// An https URL is spoken over TLS (tls.hpp): the handshake is part of
+// connecting (a failed one is counted as a tls-handshake or tls-verify
+// error, and a closed-model user then waits as after a failed connect),
+// and the connection keeps its last TLS session to resume it when it
+// reconnects.
 #pragma once
 
 #include <optional>
 #include <string_view>
+#include <system_error>
 
 #include "http_client.hpp"
 #include "scenario.hpp"
+#include "tls.hpp"
+#include "transport.hpp"
 #include "url.hpp"
-#include "weft/net.hpp"
 
 namespace weft::load {
 
 class http_connection {
  public:
   /// A connection of `vu` to target's host and port (opened by the first
-  /// send()). `vu` must outlive it.
-  http_connection(virtual_user& vu, url target);
+  /// send()). `vu` must outlive it. An https target uses `tls` (which must
+  /// outlive it too), or tls_context::default_client() when null.
+  http_connection(virtual_user& vu, url target, const tls_context* tls = nullptr);
   http_connection(const http_connection&) = delete;
   http_connection& operator=(const http_connection&) = delete;
 
@@ -30,10 +39,10 @@ class http_connection {
   /// them; `head`: its method is HEAD, so no body follows the response
   /// head) and reads the response. Returns it, recorded (unless it came
   /// after the end of the run); or nullopt if the request failed (recorded
-  /// as a connect, timeout, reset, closed, parse or other error) or the run
-  /// ended first (nothing recorded). In the
-  /// closed model a failed connect waits 10 ms before returning, so that a
-  /// refusing server is not retried in a busy loop.
+  /// as a connect, tls-handshake, tls-verify, tls, timeout, reset, closed,
+  /// parse or other error) or the run ended first (nothing recorded). In
+  /// the closed model a failed connect or TLS handshake waits 10 ms before
+  /// returning, so that a refusing server is not retried in a busy loop.
   std::optional<response> send(std::string_view request, bool head = false);
 
   /// Drops the connection (the next send() opens a new one).
@@ -43,10 +52,17 @@ class http_connection {
  private:
   bool connect();
   void fail(error_kind kind);
+  /// Records a socket error: dropped if the end of the run cut the wait
+  /// short (`deadline` is the run's end), counted by kind otherwise.
+  void fail(const std::system_error& e, virtual_user::clock::time_point deadline);
+  /// The closed model's pause after a failed connect or handshake.
+  void back_off();
 
   virtual_user& vu_;
   url target_;
-  net::tcp_stream conn_;
+  const tls_context* tls_;    ///< null for http
+  tls_session_slot session_;  ///< outlives conn_'s TLS stream, which refers to it
+  transport conn_;
   response_reader reader_;
 };
 

@@ -4,6 +4,12 @@
 //   http_connection conn(vu, target);
 //   while (vu.next_iteration()) conn.send(request);
 //
+// With a request mix (--targets, targets_file.hpp) the users take the
+// mix's entries in turn, all together: one shared counter says which
+// request is next, so an entry listed three times gets three times the
+// requests whatever the users' speeds; each user keeps a connection per
+// origin (scheme, host and port) the mix names.
+//
 // It is one scenario (scenario.hpp) among others: the closed and open
 // models, the window that opens once every user runs, requests in flight
 // at the end dropped, are run_scenario's; connecting, the connect backoff
@@ -26,9 +32,13 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "report.hpp"
 #include "scenario.hpp"
+#include "stages.hpp"
+#include "targets_file.hpp"
+#include "tls.hpp"
 #include "url.hpp"
 #include "weft/runtime.hpp"
 
@@ -37,13 +47,26 @@ namespace weft::load {
 /// What to run.
 struct load_plan {
   url target;
+  /// For an https target (null: tls_context::default_client()); must
+  /// outlive the run.
+  const tls_context* tls = nullptr;
   std::string request;  ///< the bytes each request sends (build_request)
   bool head = false;    ///< the method is HEAD (responses have no body)
   unsigned connections = 64;
   std::chrono::nanoseconds duration = std::chrono::seconds(10);
   double rate = 0;  ///< > 0: open model, requests per second in total
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
+  /// A ramp of users or of the rate (scenario_options::stages).
+  std::vector<stage> stages;
+  /// A request mix: non-empty, it replaces target, request and head.
+  std::vector<target_entry> mix;
+  /// What the report calls the target; empty: the target's URL.
+  std::string name;
 };
+
+/// The origins (scheme, host, port) the plan sends to, each once, in order
+/// of first use: the target, or the mix's.
+std::vector<url> origins_of(const load_plan& plan);
 
 /// Runs `plan` on `rt` and returns what it measured (target: the URL).
 /// Call from a plain thread (it blocks until the run is over), not from one

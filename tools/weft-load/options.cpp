@@ -20,6 +20,7 @@
 #include <cmath>
 #include <functional>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,7 @@
 
 #include "duration.hpp"
 #include "http_client.hpp"
+#include "stages.hpp"
 
 namespace weft::load {
 
@@ -89,24 +91,9 @@ std::chrono::system_clock::time_point parse_unix_time(std::string_view text) {
           std::chrono::duration<double>(seconds)));
 }
 
-std::string parse_method(std::string_view text) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(), is_token_char)) {
-    throw std::invalid_argument("'" + std::string(text) + "' is not an HTTP method");
-  }
-  return std::string(text);
-}
-
-// "Name: value": a token, a colon, and no line break (the value is sent as is).
-std::string parse_header(std::string_view text) {
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0 ||
-      !std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(colon),
-                   is_token_char) ||
-      text.find_first_of("\r\n") != std::string_view::npos) {
-    throw std::invalid_argument("'" + std::string(text) +
-                                "' is not a header (use \"Name: value\")");
-  }
-  return std::string(text);
+std::string non_empty_file_name(const std::string& text) {
+  if (text.empty()) throw std::invalid_argument("needs a file name");
+  return text;
 }
 
 // ---- declaring options ----------------------------------------------------------------------
@@ -159,6 +146,10 @@ void add_output_options(CLI::App& app, output_options& out) {
               if (v.empty()) throw std::invalid_argument("needs a file name ('-': stdout)");
               out.json_path = v;
             });
+  add_value(app, "--html", "FILE",
+            "a self-contained HTML report: requests/s and p50/p99 over\n"
+            "time, the latency by percentile, status codes and errors",
+            [&out](const std::string& v) { out.html_path = non_empty_file_name(v); });
   add_value(app, "--fail-if", "COND",
             "exit 3 if COND holds, e.g. 'p99>50ms', 'errors>1%', 'rps<1000';\n"
             "metrics p50 p90 p99 p999 max mean errors rps requests (repeatable)",
@@ -181,14 +172,16 @@ struct parser {
   parser() {
     app.footer(
         "Durations take a unit: us, ms, s, m or h (250us, 1.5s, 2m).\n"
-        "Exit codes: 0 ran (thresholds held), 1 bad arguments or URL, 2 target unreachable,\n"
+        "Exit codes: 0 ran (thresholds held), 1 bad arguments, URL or file,\n"
+        "            2 target unreachable (or its TLS certificate refused),\n"
         "            3 a --fail-if threshold was crossed");
     app.get_formatter()->column_width(26);
     app.require_subcommand(0, 1);
     add_common(app);
     app.add_option("URL", url_text,
-                   "http://host[:port]/path (HTTP/1.1, keep-alive). Omitted: start\n"
-                   "the built-in HTTP server on 127.0.0.1 and load that.")
+                   "http[s]://host[:port]/path (HTTP/1.1, keep-alive; https: TLS,\n"
+                   "certificate verified). Omitted: start the built-in HTTP\n"
+                   "server on 127.0.0.1 and load that.")
         ->type_name("");
     add_value(
         app, "-c,--connections", "N",
@@ -204,6 +197,10 @@ struct parser {
               [this](const std::string& v) { run.workers = parse_count(v, 1, max_workers); });
     add_value(app, "-t,--timeout", "D", "per-request timeout (default 5s)",
               [this](const std::string& v) { run.timeout = parse_positive_duration(v); });
+    add_value(app, "--stage", "D:N",
+              "ramp linearly to N over D: N users, or with -r N requests/s\n"
+              "(from -r's); repeatable, the run lasts the sum of the stages",
+              [this](const std::string& v) { run.stages.push_back(parse_stage(v)); });
     add_value(app, "--start-at", "T",
               "begin the load at Unix time T (seconds), e.g. to start\n"
               "runs on several machines together; merge their --json",
@@ -214,6 +211,17 @@ struct parser {
               [this](const std::string& v) { run.request.headers.push_back(parse_header(v)); });
     add_value(app, "-b,--body", "TEXT", "request body",
               [this](const std::string& v) { run.request.body = v; });
+    add_value(app, "--targets", "FILE",
+              "a request mix in vegeta's format: METHOD URL, headers, @body;\n"
+              "entries separated by blank lines, taken in turn (replaces\n"
+              "URL, -m, -H and -b)",
+              [this](const std::string& v) { run.targets_file = non_empty_file_name(v); });
+    app.add_flag_callback(
+           "-k,--insecure", [this] { run.tls.verify = false; },
+           "https: do not verify the server's certificate")
+        ->disable_flag_override();
+    add_value(app, "--cacert", "FILE", "https: trust the CA certificates of this PEM file",
+              [this](const std::string& v) { run.tls.ca_file = non_empty_file_name(v); });
     add_output_options(app, run.output);
 
     merge = app.add_subcommand("merge", "one report from several runs made at the same time");
@@ -235,6 +243,10 @@ struct parser {
               [this](const std::string& v) { served.workers = parse_count(v, 1, max_workers); });
     add_value(*serve, "-d,--duration", "D", "stop after D (default: at SIGINT or SIGTERM)",
               [this](const std::string& v) { served.duration = parse_positive_duration(v); });
+    add_value(*serve, "--tls-cert", "FILE", "serve HTTPS with this PEM certificate (chain)",
+              [this](const std::string& v) { served.tls_cert = non_empty_file_name(v); });
+    add_value(*serve, "--tls-key", "FILE", "... and this PEM private key",
+              [this](const std::string& v) { served.tls_key = non_empty_file_name(v); });
   }
   parser(const parser&) = delete;
   parser& operator=(const parser&) = delete;
@@ -296,6 +308,34 @@ void reject_run_options(const CLI::App& app, const CLI::App& sub) {
   }
 }
 
+// --stage: the run lasts the stages' sum, and the closed model's users are
+// their peak; -d (and -c without -r) would contradict them.
+void apply_stages(const CLI::App& app, run_options& run) {
+  if (run.stages.empty()) return;
+  if (app.count("--duration") > 0) {
+    throw usage_error("--stage: not with --duration (the run lasts the sum of the stages)");
+  }
+  const ramp r(run.rate, run.stages);
+  run.duration = r.length();
+  if (run.rate > 0) return;  // open model: the stages are rates, -c the users carrying them
+  if (app.count("--connections") > 0) {
+    throw usage_error("--stage: not with --connections without -r (the stages give the users)");
+  }
+  for (const stage& s : run.stages) {
+    if (s.target != std::floor(s.target)) {
+      std::ostringstream target;
+      target << s.target;
+      throw usage_error("--stage: " + target.str() +
+                        " users is not a whole number (with -r the targets are requests/s)");
+    }
+  }
+  if (r.most_users() == 0) throw usage_error("--stage: no stage has a user");
+  if (r.most_users() > max_connections) {
+    throw usage_error("--stage: at most " + std::to_string(max_connections) + " users");
+  }
+  run.connections = r.most_users();
+}
+
 }  // namespace
 
 std::string usage_text() {
@@ -342,6 +382,9 @@ command parse_command_line(std::span<const std::string> args) {
     if (!l.arguments.empty()) {
       throw usage_error("serve: unexpected argument '" + l.arguments.front() + "'");
     }
+    if (p.served.tls_cert.empty() != p.served.tls_key.empty()) {
+      throw usage_error("serve: --tls-cert and --tls-key go together");
+    }
     reject_unknown_options(leftovers_of(p.app));
     reject_run_options(p.app, *p.serve);
     return std::move(p.served);
@@ -349,12 +392,23 @@ command parse_command_line(std::span<const std::string> args) {
 
   leftovers l = leftovers_of(p.app);
   reject_unknown_options(l);
+  apply_stages(p.app, p.run);
   std::vector<std::string> urls;
   if (p.app.count("URL") > 0) urls.push_back(p.url_text);
   urls.insert(urls.end(), l.arguments.begin(), l.arguments.end());
   urls.insert(urls.end(), after.begin(), after.end());
   if (urls.size() > 1) {
     throw usage_error("more than one URL given ('" + urls[0] + "' and '" + urls[1] + "')");
+  }
+  if (!p.run.targets_file.empty()) {
+    for (const char* name : {"--method", "--header", "--body"}) {
+      if (p.app.count(name) > 0) {
+        throw usage_error(std::string("--targets: not with ") + name + " (the file gives it)");
+      }
+    }
+    if (!urls.empty()) {
+      throw usage_error("--targets: not with a URL ('" + urls.front() + "'; the file gives them)");
+    }
   }
   if (!urls.empty()) {
     try {

@@ -3,6 +3,7 @@
 //   weft-load [URL] [options]                 load URL (or the built-in server)
 //   weft-load merge A.json B.json ... [opts]  one report from several runs
 //   weft-load serve [--port P] [-w N]         the built-in server alone
+//                   [--tls-cert F --tls-key F]   ... over HTTPS
 //
 // options.cpp parses it with CLI11, which stays out of this header: callers
 // get plain structs, usage_error for any mistake, and info_request for
@@ -19,7 +20,9 @@
 #include <vector>
 
 #include "http_client.hpp"
+#include "stages.hpp"
 #include "threshold.hpp"
+#include "tls.hpp"
 #include "url.hpp"
 
 namespace weft::load {
@@ -33,6 +36,7 @@ class usage_error : public std::invalid_argument {
 /// Options shared by runs and merges: what to do with the report.
 struct output_options {
   std::optional<std::string> json_path;  ///< --json FILE ('-': stdout)
+  std::optional<std::string> html_path;  ///< --html FILE (html_report.hpp)
   std::vector<threshold> fail_if;        ///< --fail-if
   bool quiet = false;                    ///< --quiet
 };
@@ -46,24 +50,35 @@ struct run_options {
   unsigned workers = 0;  ///< 0: all cores
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   request_spec request;
+  /// --targets: a request mix (targets_file.hpp) read by the run; replaces
+  /// the URL, -m, -H and -b.
+  std::string targets_file;
+  tls_client_options tls;  ///< -k/--insecure, --cacert (for https URLs)
   output_options output;
+  /// --stage, in order: a ramp of users (closed model) or of the rate
+  /// (open model, from `rate`); `duration` is then their sum and, in the
+  /// closed model, `connections` their peak.
+  std::vector<stage> stages;
   /// --start-at: when the load begins (several machines start together);
   /// nothing: at once.
   std::optional<std::chrono::system_clock::time_point> start_at;
 };
 
-/// `weft-load merge FILE... [--json FILE] [--fail-if COND] [--quiet]`.
+/// `weft-load merge FILE... [--json FILE] [--html FILE] [--fail-if COND] [--quiet]`.
 struct merge_options {
   std::vector<std::string> files;
   output_options output;
 };
 
-/// `weft-load serve [--host H] [--port P] [-w N] [-d D]`.
+/// `weft-load serve [--host H] [--port P] [-w N] [-d D] [--tls-cert F --tls-key F]`.
 struct serve_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   unsigned workers = 0;
   std::optional<std::chrono::nanoseconds> duration;  ///< nothing: until SIGINT/SIGTERM
+  /// --tls-cert and --tls-key (given together, or neither): serve HTTPS.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 /// -h / --help, or --version: print `text`, exit 0.

@@ -30,6 +30,12 @@ std::uint64_t this_thread_no() {
 
 }  // namespace
 
+struct recorder::second_record {
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;
+  sparse_buckets latency;  ///< stored once the slot has moved past this second
+};
+
 struct recorder::slot {
   counter owner{0};  ///< this_thread_no() of the writer; 0: free
   counter requests{0};
@@ -41,6 +47,21 @@ struct recorder::slot {
   counter max{0};
   std::unique_ptr<counter[]> status = std::make_unique<counter[]>(status_codes);
   std::unique_ptr<counter[]> buckets = std::make_unique<counter[]>(histogram_layout::buckets);
+  // The timeline (plain: see recorder.hpp).
+  std::vector<second_record> seconds;
+  std::vector<std::uint64_t> open_counts;  ///< latencies of second `open`, dense
+  std::size_t open = 0;                    ///< the second open_counts holds
+
+  // Stores the open second's latencies and opens second `t`.
+  void move_to(std::size_t t) {
+    if (!open_counts.empty()) {
+      seconds[open].latency = sparse_of(open_counts);
+      std::fill(open_counts.begin(), open_counts.end(), 0);
+    } else {
+      open_counts.assign(histogram_layout::buckets, 0);
+    }
+    open = t;
+  }
 };
 
 recorder::recorder(std::size_t threads)
@@ -75,20 +96,45 @@ recorder::slot& recorder::local() {
   return *found;
 }
 
-void recorder::response(std::uint64_t latency_ns, int status, std::uint64_t bytes) {
+recorder::second_record& recorder::second_of(slot& s, clock::time_point at) {
+  const auto t =
+      at > start_ ? static_cast<std::size_t>((at - start_) / std::chrono::seconds(1)) : 0;
+  if (t >= s.seconds.size()) s.seconds.resize(t + 1);
+  return s.seconds[t];
+}
+
+void recorder::response(std::uint64_t latency_ns, int status, std::uint64_t bytes,
+                        clock::time_point at) {
   slot& s = local();
+  second_record& sec = second_of(s, at);
+  ++sec.requests;
+  const auto t = static_cast<std::size_t>(&sec - s.seconds.data());
+  const std::size_t bucket = histogram_layout::index_of(latency_ns);
+  if (s.open_counts.empty() || t > s.open) s.move_to(t);
+  if (t == s.open) {
+    ++s.open_counts[bucket];
+  } else {  // an earlier second (the clocks of two fibers crossed): straight into it
+    auto it = std::lower_bound(sec.latency.begin(), sec.latency.end(),
+                               std::pair<std::size_t, std::uint64_t>(bucket, 0));
+    if (it == sec.latency.end() || it->first != bucket) it = sec.latency.emplace(it, bucket, 0);
+    ++it->second;
+  }
   add(s.requests, 1);
   add(s.bytes, bytes);
   if (status >= min_status && status < min_status + static_cast<int>(status_codes)) {
     add(s.status[static_cast<std::size_t>(status - min_status)], 1);
   }
-  add(s.buckets[histogram_layout::index_of(latency_ns)], 1);
+  add(s.buckets[bucket], 1);
   add(s.sum, latency_ns);
   if (latency_ns < get(s.min)) s.min.store(latency_ns, std::memory_order_relaxed);
   if (latency_ns > get(s.max)) s.max.store(latency_ns, std::memory_order_relaxed);
 }
 
-void recorder::error(error_kind kind) { add(local().errors[static_cast<std::size_t>(kind)], 1); }
+void recorder::error(error_kind kind, clock::time_point at) {
+  slot& s = local();
+  add(s.errors[static_cast<std::size_t>(kind)], 1);
+  ++second_of(s, at).errors;
+}
 
 void recorder::connected() { add(local().connects, 1); }
 
@@ -116,15 +162,29 @@ void recorder::snapshot(report& r) const {
     if (counts[i]) buckets.emplace_back(i, counts[i]);
   }
   histogram h;
-  if (!h.assign(buckets, sum, min, max) && !buckets.empty()) {
+  if (!h.assign(buckets, sum, min, max)) {
     // Read mid-run, min and max may lag the buckets: bound them by the
     // buckets themselves instead (only the progress line sees this).
-    const std::size_t lo = buckets.front().first;
-    const std::size_t hi = buckets.back().first;
-    h.assign(buckets, sum, histogram_layout::lower_bound(lo),
-             histogram_layout::lower_bound(hi) + histogram_layout::width(hi) - 1);
+    h.assign_bounded(buckets, sum);
   }
   r.latency.merge(h);
+}
+
+std::vector<timeline_second> recorder::timeline(std::size_t seconds) const {
+  std::vector<timeline_second> out(seconds);
+  for (std::size_t t = 0; t < out.size(); ++t) out[t].t = t;
+  for (const auto& s : slots_) {
+    std::vector<timeline_second> part(s->seconds.size());
+    for (std::size_t t = 0; t < part.size(); ++t) {
+      part[t].t = t;
+      part[t].requests = s->seconds[t].requests;
+      part[t].errors = s->seconds[t].errors;
+      part[t].latency = !s->open_counts.empty() && t == s->open ? sparse_of(s->open_counts)
+                                                                : s->seconds[t].latency;
+    }
+    merge_timeline(out, part);
+  }
+  return out;
 }
 
 }  // namespace weft::load

@@ -19,8 +19,9 @@ namespace weft::load {
 
 namespace {
 
-constexpr const char* error_names[error_kinds] = {"connect", "timeout", "reset",
-                                                  "closed",  "parse",   "other"};
+constexpr const char* error_names[error_kinds] = {"connect",       "timeout",    "reset",
+                                                  "closed",        "parse",      "other",
+                                                  "tls-handshake", "tls-verify", "tls"};
 
 // The quantiles every report shows, with their JSON names.
 struct quantile_row {
@@ -154,6 +155,50 @@ class node {
   std::string path_;
 };
 
+// A histogram's [index, count] pairs; `total` gets their sum.
+sparse_buckets read_buckets(const node& list, std::uint64_t& total) {
+  sparse_buckets buckets;
+  buckets.reserve(list.size());
+  total = 0;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const node bucket = list[i];
+    if (bucket.size() != 2) bucket.fail("expected [index, count]");
+    const std::uint64_t index = bucket[0].as_uint();
+    if (index >= histogram_layout::buckets) {
+      bucket[0].fail("no bucket " + std::to_string(index) + " (the layout has 0 to " +
+                     std::to_string(histogram_layout::buckets - 1) + ")");
+    }
+    if (i > 0 && index <= buckets.back().first) bucket[0].fail("buckets out of order");
+    const std::uint64_t n = bucket[1].as_uint();
+    if (n > UINT64_MAX - total) bucket[1].fail("the counts add up to more than 2^64 - 1");
+    total += n;
+    buckets.emplace_back(static_cast<std::size_t>(index), n);
+  }
+  return buckets;
+}
+
+// The timeline's seconds (p50_us and p99_us are derived: not read).
+std::vector<timeline_second> read_timeline(const node& list) {
+  std::vector<timeline_second> out(list.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const node second = list[i];
+    timeline_second& s = out[i];
+    s.t = second.at("t").as_uint();
+    if (s.t != i) second.at("t").fail("expected " + std::to_string(i) + " (one entry a second)");
+    s.requests = second.at("requests").as_uint();
+    s.errors = second.at("errors").as_uint();
+    s.users = second.at("users").as_double();
+    s.rate = second.at("rate").as_double();
+    std::uint64_t total = 0;
+    s.latency = read_buckets(second.at("buckets"), total);
+    if (total != s.requests) {
+      second.at("buckets").fail("hold " + std::to_string(total) + " responses, but requests is " +
+                                std::to_string(s.requests));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 ordered_json to_json(const report& r) {
@@ -204,6 +249,7 @@ ordered_json to_json(const report& r) {
   }
   hist["buckets"] = std::move(buckets);
   out["histogram"] = std::move(hist);
+  out["timeline"] = timeline_to_json(r.timeline);
   return out;
 }
 
@@ -249,23 +295,8 @@ report from_json(const ordered_json& v) {
       hist.at("top_bits").as_uint() != histogram_layout::top_bits) {
     hist.fail("the bucket layout differs from this weft-load's");
   }
-  const node list = hist.at("buckets");
-  std::vector<std::pair<std::size_t, std::uint64_t>> buckets;
-  buckets.reserve(list.size());
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const node bucket = list[i];
-    if (bucket.size() != 2) bucket.fail("expected [index, count]");
-    const std::uint64_t index = bucket[0].as_uint();
-    if (index >= histogram_layout::buckets) {
-      bucket[0].fail("no bucket " + std::to_string(index) + " (the layout has 0 to " +
-                     std::to_string(histogram_layout::buckets - 1) + ")");
-    }
-    const std::uint64_t n = bucket[1].as_uint();
-    if (n > UINT64_MAX - total) bucket[1].fail("the counts add up to more than 2^64 - 1");
-    total += n;
-    buckets.emplace_back(static_cast<std::size_t>(index), n);
-  }
+  const sparse_buckets buckets = read_buckets(hist.at("buckets"), total);
   if (const node count = hist.at("count"); count.as_uint() != total) {
     count.fail(std::to_string(count.as_uint()) + ", but the buckets hold " + std::to_string(total));
   }
@@ -273,6 +304,7 @@ report from_json(const ordered_json& v) {
                         hist.at("max").as_uint())) {
     hist.fail("min is above max");  // indices and count are checked above
   }
+  if (v.contains("timeline")) r.timeline = read_timeline(doc.at("timeline"));
   return r;
 }
 
@@ -365,6 +397,7 @@ report merge(const std::vector<report>& parts) {
     for (std::size_t k = 0; k < error_kinds; ++k) out.errors[k] += p.errors[k];
     for (const auto& [code, n] : p.status) out.status[code] += n;
     out.latency.merge(p.latency);
+    merge_timeline(out.timeline, p.timeline);
   }
   return out;
 }

@@ -16,21 +16,25 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "timeline.hpp"
 
 namespace weft::load {
 
 /// Why a request failed. Non-2xx responses are not errors: they are counted
 /// by status.
 enum class error_kind : std::uint8_t {
-  connect,  ///< the connection could not be opened (refused, unreachable, timed out)
-  timeout,  ///< no complete response within --timeout
-  reset,    ///< the peer reset the connection (ECONNRESET, EPIPE)
-  closed,   ///< the peer closed the connection before the response was complete
-  parse,    ///< the response was not valid HTTP/1.x
-  other,    ///< any other system error
+  connect,        ///< the connection could not be opened (refused, unreachable, timed out)
+  timeout,        ///< no complete response within --timeout
+  reset,          ///< the peer reset the connection (ECONNRESET, EPIPE)
+  closed,         ///< the peer closed the connection before the response was complete
+  parse,          ///< the response was not valid HTTP/1.x
+  other,          ///< any other system error
+  tls_handshake,  ///< the TLS handshake failed (no common protocol, an alert, the peer closed)
+  tls_verify,     ///< the server's certificate did not verify (untrusted, expired, wrong name)
+  tls,            ///< a TLS error after the handshake (a record that does not decrypt, an alert)
 };
-inline constexpr std::size_t error_kinds = 6;
-/// "connect", "timeout", ...: the names used in reports.
+inline constexpr std::size_t error_kinds = 9;
+/// "connect", "timeout", ..., "tls-handshake": the names used in reports.
 const char* error_name(error_kind kind) noexcept;
 
 /// Everything a run measured.
@@ -50,6 +54,8 @@ struct report {
   /// Requests per second: requests / duration_s for one run; after a merge,
   /// the sum of the runs' rates (the runs are taken to be simultaneous).
   double rps = 0;
+  /// Second by second (timeline.hpp); empty in reports of older versions.
+  std::vector<timeline_second> timeline;
 
   [[nodiscard]] std::uint64_t error_total() const noexcept;
   /// Errors as a percentage of attempts (requests + errors); 0 when none.
@@ -88,7 +94,8 @@ report from_json_text(std::string_view text);
 std::string format_report(const report& r);
 
 /// One report of runs made at the same time (on several machines, say):
-/// counts and histograms added (exactly), duration the longest, rps the sum.
+/// counts and histograms added (exactly), duration the longest, rps the sum,
+/// timelines added second by second (merge_timeline).
 /// Throws std::invalid_argument for an empty list.
 report merge(const std::vector<report>& parts);
 

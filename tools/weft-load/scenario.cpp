@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -25,8 +26,10 @@ using steady = virtual_user::clock;
 using std::chrono::nanoseconds;
 
 void check(const scenario_options& o) {
-  if (o.users == 0) throw std::invalid_argument("scenario_options.users must be at least 1");
-  if (o.duration <= nanoseconds::zero()) {
+  if (o.users == 0 && (o.stages.empty() || o.rate > 0)) {
+    throw std::invalid_argument("scenario_options.users must be at least 1");
+  }
+  if (o.duration <= nanoseconds::zero() && o.stages.empty()) {
     throw std::invalid_argument("scenario_options.duration must be positive");
   }
   if (!std::isfinite(o.rate) || o.rate < 0) {
@@ -38,17 +41,38 @@ void check(const scenario_options& o) {
   }
 }
 
+// The open model's rate over the run: the stages from `rate`, or `rate`
+// throughout.
+std::optional<ramp> pace_of(const scenario_options& o) {
+  if (o.rate <= 0) return std::nullopt;
+  return o.stages.empty() ? ramp::constant(o.rate, o.duration) : ramp(o.rate, o.stages);
+}
+
+// The closed model's users over the run, when staged.
+std::optional<ramp> crowd_of(const scenario_options& o) {
+  if (o.rate > 0 || o.stages.empty()) return std::nullopt;
+  ramp r(0, o.stages);
+  if (r.most_users() == 0) {
+    throw std::invalid_argument("scenario_options.stages never reach one user");
+  }
+  return r;
+}
+
+// A ramp's constructor says what is wrong with a stage: named here.
+template <class Make>
+auto checked_stages(Make make) {
+  try {
+    return make();
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    if (what.starts_with("scenario_options")) throw;
+    throw std::invalid_argument("scenario_options.stages: " + what);
+  }
+}
+
 // t + d, or time_point::max() where that would overflow (d >= 0).
 steady::time_point saturating_add(steady::time_point t, steady::duration d) {
   return t > steady::time_point::max() - d ? steady::time_point::max() : t + d;
-}
-
-// `seconds` (>= 0) as a duration, capped at `cap`: any offset of at least
-// the run's duration is past its end anyway, and the cap keeps the
-// conversion of a tiny rate's huge interval from overflowing.
-steady::duration offset(double seconds, steady::duration cap) {
-  if (seconds >= std::chrono::duration<double>(cap).count()) return cap;
-  return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
 }
 
 }  // namespace
@@ -69,7 +93,15 @@ steady::duration offset(double seconds, steady::duration cap) {
 class scenario_run {
  public:
   scenario_run(const scenario_options& options, std::size_t workers)
-      : options_(options), rec_(workers + 1), ready_(options.users) {}
+      : options_(options),
+        pace_(checked_stages([&] { return pace_of(options); })),
+        crowd_(checked_stages([&] { return crowd_of(options); })),
+        users_(crowd_ ? crowd_->most_users() : options.users),
+        length_(pace_    ? pace_->length()
+                : crowd_ ? crowd_->length()
+                         : options.duration),
+        rec_(workers + 1),
+        ready_(users_) {}
 
   // A user's fiber: waits at the start line, then calls `fn` until it
   // returns or the run is over (see scenario.hpp for a function that
@@ -77,11 +109,13 @@ class scenario_run {
   void user(const std::function<void(virtual_user&)>& fn, unsigned index) {
     ready_.count_down();
     go_.wait();
-    virtual_user vu(options_, rec_, index, start_, end_);
-    while (!vu.over()) {
+    virtual_user vu(options_, rec_, index, users_, start_, end_, pace_ ? &*pace_ : nullptr,
+                    crowd_ ? &*crowd_ : nullptr);
+    while (vu.wait_until_included()) {
       try {
         fn(vu);
-        return;
+        if (!vu.take_removed()) return;  // done, or the run is over
+        continue;                        // taken out by the stages: wait to come back
       } catch (...) {
         vu.error(error_kind::other);
       }
@@ -93,7 +127,7 @@ class scenario_run {
   // Counts down the places of users that were never spawned (spawning
   // failed), waits for the others and releases them with an empty window.
   void abandon(std::size_t spawned) {
-    ready_.count_down(static_cast<std::ptrdiff_t>(options_.users - spawned));
+    ready_.count_down(static_cast<std::ptrdiff_t>(users_ - spawned));
     ready_.wait();
     open(steady::now(), nanoseconds::zero());
   }
@@ -101,20 +135,46 @@ class scenario_run {
   // Waits until every user runs, then opens the window, now.
   void start() {
     ready_.wait();
-    open(steady::now(), options_.duration);
+    open(steady::now(), length_);
   }
 
   [[nodiscard]] steady::time_point started() const noexcept { return start_; }
+  /// The number of user fibers (the stages' peak in the closed model).
+  [[nodiscard]] unsigned users() const noexcept { return users_; }
+  /// How long the run lasts.
+  [[nodiscard]] nanoseconds length() const noexcept { return length_; }
+  /// The open model's requests/s asked for: the (highest) rate.
+  [[nodiscard]] double rate() const noexcept { return pace_ ? pace_->peak() : 0; }
+
+  /// The timeline, once the users have been joined: each second of the
+  /// window with the users and the rate in force at its middle.
+  [[nodiscard]] std::vector<timeline_second> timeline() const {
+    const double length_s = std::chrono::duration<double>(length_).count();
+    auto seconds = rec_.timeline(static_cast<std::size_t>(std::ceil(length_s)));
+    for (timeline_second& s : seconds) {
+      const double t = static_cast<double>(s.t);
+      const auto middle = std::chrono::duration_cast<nanoseconds>(
+          std::chrono::duration<double>((t + std::min(t + 1, length_s)) / 2));
+      s.users = crowd_ ? crowd_->users_at(middle) : users_;
+      s.rate = pace_ ? pace_->at(middle) : 0;
+    }
+    return seconds;
+  }
   [[nodiscard]] const recorder& recorded() const noexcept { return rec_; }
 
  private:
   void open(steady::time_point start, nanoseconds duration) {
     start_ = start;
+    rec_.begin(start);
     end_ = saturating_add(start, duration);
     go_.count_down();  // publishes start_ and end_
   }
 
   const scenario_options& options_;
+  const std::optional<ramp> pace_;   ///< open model: the rate
+  const std::optional<ramp> crowd_;  ///< closed model with stages: the users
+  const unsigned users_;
+  const nanoseconds length_;
   recorder rec_;
   weft::latch ready_;  ///< each user counts down once it runs
   weft::latch go_{1};  ///< opened by open() once start_ and end_ are set
@@ -123,22 +183,42 @@ class scenario_run {
 };
 
 virtual_user::virtual_user(const scenario_options& options, recorder& rec, unsigned index,
-                           steady::time_point start, steady::time_point end)
-    : options_(options), rec_(rec), index_(index), end_(end), next_due_(start) {
-  if (open_model()) {
-    // This user's share of the schedule: due at start + index/R + k*users/R.
-    interval_ = offset(options.users / options.rate, options.duration);
-    next_due_ = saturating_add(start, offset(index / options.rate, options.duration));
+                           unsigned users, steady::time_point start, steady::time_point end,
+                           const ramp* pace, const ramp* crowd)
+    : options_(options),
+      rec_(rec),
+      index_(index),
+      users_(users),
+      start_(start),
+      end_(end),
+      pace_(pace),
+      crowd_(crowd),
+      next_arrival_(index) {}
+
+bool virtual_user::wait_until_included() {
+  while (!over()) {
+    if (crowd_ == nullptr || crowd_->users_at(steady::now() - start_) > index_) return true;
+    const auto back = crowd_->starts(index_, steady::now() - start_);
+    // Never again: the fiber stays until the end, so that the run lasts its
+    // stages even when the last ones have no user.
+    this_fiber::sleep_until(back ? std::min(saturating_add(start_, *back), end_) : end_);
   }
+  return false;
 }
 
 bool virtual_user::next_iteration() {
-  if (open_model()) {
-    if (next_due_ >= end_) return false;
-    const auto intended = next_due_;
-    next_due_ = saturating_add(next_due_, interval_);
+  if (pace_ != nullptr) {
+    // This user's share of the schedule: requests u, u + N, u + 2N, ...
+    const auto due = pace_->arrival(next_arrival_);
+    if (!due) return false;
+    const auto intended = saturating_add(start_, *due);
+    if (intended >= end_) return false;
+    next_arrival_ += users_;
     this_fiber::sleep_until(intended);  // returns at once when late
     unclaimed_start_ = intended;
+  } else if (crowd_ != nullptr && !over() && crowd_->users_at(steady::now() - start_) <= index_) {
+    removed_ = true;  // the stages took this user out
+    return false;
   }
   return !over();
 }
@@ -154,11 +234,13 @@ void virtual_user::measurement::done(int status, std::uint64_t bytes) {
   const auto now = steady::now();
   if (now >= vu_.end_) return;  // after the window: dropped
   const auto latency = std::chrono::duration_cast<nanoseconds>(now - start_).count();
-  vu_.rec_.response(static_cast<std::uint64_t>(std::max<std::int64_t>(latency, 0)), status, bytes);
+  vu_.rec_.response(static_cast<std::uint64_t>(std::max<std::int64_t>(latency, 0)), status, bytes,
+                    now);
 }
 
 void virtual_user::error(error_kind kind) {
-  if (!over()) rec_.error(kind);
+  const auto now = steady::now();
+  if (now < end_) rec_.error(kind, now);
 }
 
 void virtual_user::connected() {
@@ -174,9 +256,9 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   check(options);
   scenario_run run(options, rt.workers());
   std::vector<weft::join_handle<void>> users;
-  users.reserve(options.users);
+  users.reserve(run.users());
   try {
-    for (unsigned i = 0; i < options.users; ++i) {
+    for (unsigned i = 0; i < run.users(); ++i) {
       users.push_back(rt.spawn([&run, &user, i] { run.user(user, i); }));
     }
   } catch (...) {  // out of memory or stacks: release the users spawned
@@ -214,11 +296,12 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   report r;
   r.target = options.name;
   r.model = options.rate > 0 ? "open" : "closed";
-  r.connections = options.users;
-  r.rate = options.rate;
+  r.connections = run.users();
+  r.rate = run.rate();
   r.workers = rt.workers();
-  r.duration_s = std::chrono::duration<double>(options.duration).count();
+  r.duration_s = std::chrono::duration<double>(run.length()).count();
   run.recorded().snapshot(r);
+  r.timeline = run.timeline();
   r.rps = static_cast<double>(r.requests) / r.duration_s;
   return r;
 }

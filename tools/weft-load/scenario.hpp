@@ -15,12 +15,19 @@
 // starts its next iteration as soon as the last one is done.
 //
 // Open model (rate R): iterations are due at fixed *intended* times, R per
-// second over all users, user u of N at start + u/R + k*N/R; next_iteration()
+// second over all users, user u of N at start + u/R + k*N/R (with stages,
+// the n-th iteration is due when the integral of the rate reaches n, and
+// user u takes n = u + k*N); next_iteration()
 // waits for the next one (and returns at once when the user is late). The
 // first measurement of an iteration counts from its intended start, so the
 // time a late user spent behind its schedule is charged to the request it
 // delayed (the coordinated-omission correction of wrk2); later ones in the
 // same iteration count from when they are opened.
+//
+// Stages (stages.hpp): the closed model's users or the open model's rate
+// may follow a ramp instead of staying constant. A closed-model user past
+// the ramp's level finds next_iteration() false (its function returns, its
+// connections close) and is called afresh once the level includes it again.
 //
 // The window: the duration starts once every user's fiber runs (the time
 // spawning them takes is not counted). Nothing that happens after its end
@@ -38,8 +45,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "report.hpp"
+#include "stages.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::load {
@@ -60,6 +70,11 @@ struct scenario_options {
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   /// What the report calls the target.
   std::string name = "scenario";
+  /// Non-empty: the load follows these stages (stages.hpp) and the run
+  /// lasts their sum (`duration` is not used). Closed model: the users ramp
+  /// from 0 (`users` is not used: the stages' peak is the number of
+  /// fibers); open model: the rate ramps from `rate`, carried by `users`.
+  std::vector<stage> stages;
 };
 
 /// Called about once a second, on the thread that called run_scenario, with
@@ -91,8 +106,8 @@ class virtual_user {
   };
 
   /// Begins the next iteration: closed model, at once; open model, waits
-  /// until its intended start. False once the run is over (then the user
-  /// function should return).
+  /// until its intended start. False once the run is over, or when stages
+  /// have taken this user out (then the user function should return).
   bool next_iteration();
 
   /// Starts timing an operation: from now, or, for the first measurement of
@@ -123,15 +138,28 @@ class virtual_user {
 
  private:
   friend class scenario_run;  ///< creates the users (scenario.cpp)
-  virtual_user(const scenario_options& options, recorder& rec, unsigned index,
-               clock::time_point start, clock::time_point end);
+  /// `pace`: the open model's rate (null in the closed model); `crowd`:
+  /// the closed model's users when staged (null otherwise); both outlive
+  /// the user.
+  virtual_user(const scenario_options& options, recorder& rec, unsigned index, unsigned users,
+               clock::time_point start, clock::time_point end, const ramp* pace, const ramp* crowd);
+  /// Closed model with stages: waits until the ramp includes this user.
+  /// False once the run is over or the ramp never includes it again.
+  bool wait_until_included();
+  /// Whether next_iteration() last returned false because the stages took
+  /// this user out (and clears that).
+  bool take_removed() noexcept { return std::exchange(removed_, false); }
 
   const scenario_options& options_;
   recorder& rec_;
   unsigned index_;
+  unsigned users_;  ///< the run's fibers
+  clock::time_point start_;
   clock::time_point end_;
-  clock::duration interval_{};  ///< open model: between this user's iterations
-  clock::time_point next_due_;  ///< open model: the next iteration's intended start
+  const ramp* pace_;
+  const ramp* crowd_;
+  double next_arrival_;   ///< open model: the number of this user's next request in the schedule
+  bool removed_ = false;  ///< see take_removed()
   /// Open model: the current iteration's intended start until its first
   /// measure(); otherwise time_point::min() (a measurement starts now).
   clock::time_point unclaimed_start_ = clock::time_point::min();
@@ -140,8 +168,10 @@ class virtual_user {
 /// Runs `user` as options.users virtual users on `rt` for options.duration
 /// and returns what they recorded (target: options.name; connections: the
 /// users). Throws std::invalid_argument naming the option for 0 users, a
-/// duration or timeout that is not positive, or a rate that is negative or
-/// not finite. Call from a plain thread (it blocks until the run is over),
+/// duration or timeout that is not positive, a rate that is negative or
+/// not finite, or stages that are bad (a duration that is not positive, a
+/// target below 0 or not finite) or, in the closed model, never reach one
+/// user. Call from a plain thread (it blocks until the run is over),
 /// not from one of rt's fibers.
 report run_scenario(weft::runtime& rt, const scenario_options& options,
                     const std::function<void(virtual_user&)>& user,

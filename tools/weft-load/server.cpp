@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "http_client.hpp"
+#include "transport.hpp"
 
 namespace weft::load {
 
@@ -95,17 +96,22 @@ constexpr std::size_t max_head = 64 * 1024;
 // Request bodies beyond this are refused (501): the server only has to take
 // what a load test sends.
 constexpr std::size_t max_body = 1024 * 1024;
+// A TLS client that has not finished its handshake by then is dropped: a
+// guess, generous for any client that means to talk.
+constexpr auto handshake_timeout = std::chrono::seconds(10);
+constexpr auto no_deadline = transport::clock::time_point::max();
 
 }  // namespace
 
 struct http_server::connection {
-  net::tcp_stream stream;
+  transport conn;
   connection* prev = nullptr;
   connection* next = nullptr;
 };
 
-http_server::http_server(weft::runtime& rt, std::string_view host, std::uint16_t port)
-    : listener_(net::tcp_listener::bind(host, port)), port_(listener_.local_port()) {
+http_server::http_server(weft::runtime& rt, std::string_view host, std::uint16_t port,
+                         const tls_context* tls)
+    : listener_(net::tcp_listener::bind(host, port)), port_(listener_.local_port()), tls_(tls) {
   fibers_.add(1);
   rt.spawn(weft::spawn_options{.name = "weft-load server"}, [this] { accept_loop(); }).detach();
 }
@@ -117,7 +123,7 @@ void http_server::stop() {
   {
     std::lock_guard guard(lock_);
     stopping_ = true;
-    for (connection* c = open_; c; c = c->next) c->stream.close();  // wakes its fiber
+    for (connection* c = open_; c; c = c->next) c->conn.close();  // wakes its fiber
   }
   listener_.close();  // wakes the acceptor
   fibers_.wait();
@@ -149,16 +155,20 @@ void http_server::accept_loop() {
     }
     fibers_.add(1);
     weft::spawn([this, st = std::move(s)]() mutable {
-      connection c{std::move(st)};
+      connection c;
+      c.conn.open(std::move(st), tls_);
       if (enter(c)) {
         try {
+          c.conn.handshake(transport::clock::now() + handshake_timeout);
           serve(c);
         } catch (const std::system_error&) {
           // The client reset the connection, or stop() closed it.
+        } catch (const tls_error&) {
+          // The client's handshake failed (it did not trust us, say).
         }
         leave(c);
       }
-      c.stream.close();
+      c.conn.close();
       fibers_.done();
     }).detach();
   }
@@ -170,8 +180,8 @@ void http_server::serve(connection& c) {
   std::size_t have = 0;  // bytes in buf
   std::string out;       // responses to send (all pipelined requests at once)
   for (;;) {
-    const std::size_t n =
-        c.stream.read_some(std::as_writable_bytes(std::span(buf.data() + have, buf.size() - have)));
+    const std::size_t n = c.conn.read_some(
+        std::as_writable_bytes(std::span(buf.data() + have, buf.size() - have)), no_deadline);
     if (n == 0) return;  // the client closed
     have += n;
     std::size_t begin = 0;
@@ -228,7 +238,7 @@ void http_server::serve(connection& c) {
       }
     }
     if (!out.empty()) {
-      c.stream.write_all(std::as_bytes(std::span(out)));
+      c.conn.write_all(std::as_bytes(std::span(out)), no_deadline);
       out.clear();
     }
     if (close_after) return;

@@ -3,7 +3,10 @@
 // own fiber that reads requests and answers every one with the same small
 // 200 response, keeping the connection open (HTTP/1.1 keep-alive, pipelining
 // allowed). It exists so that the harness works with nothing else
-// installed, not to be a web server: it ignores the method and path.
+// installed, not to be a web server: it ignores the method and path. Given
+// a server tls_context (`serve --tls-cert/--tls-key`) it speaks HTTPS: each
+// connection's fiber runs the TLS handshake first (a client that fails it,
+// or says nothing for 10 s, is dropped).
 #pragma once
 
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <memory>
 #include <string_view>
 
+#include "tls.hpp"
 #include "weft/mutex.hpp"
 #include "weft/net.hpp"
 #include "weft/runtime.hpp"
@@ -24,8 +28,11 @@ class http_server {
   static constexpr std::string_view body = "Hello, world\n";
 
   /// Listens on host:port (port 0: any free port) and starts accepting on
-  /// `rt`. Throws std::system_error if the address cannot be bound.
-  http_server(weft::runtime& rt, std::string_view host, std::uint16_t port);
+  /// `rt`; over TLS with `tls` (a server context that must outlive the
+  /// server; null: plain HTTP). Throws std::system_error if the address
+  /// cannot be bound.
+  http_server(weft::runtime& rt, std::string_view host, std::uint16_t port,
+              const tls_context* tls = nullptr);
   /// stop().
   ~http_server();
   http_server(const http_server&) = delete;
@@ -52,6 +59,7 @@ class http_server {
 
   net::tcp_listener listener_;
   std::uint16_t port_ = 0;
+  const tls_context* tls_;
   weft::wait_group fibers_;     ///< the acceptor and every connection fiber
   weft::mutex lock_;            ///< guards open_ and stopping_
   connection* open_ = nullptr;  ///< intrusive list of open connections

@@ -5,10 +5,15 @@
 # the weft-load binary.
 include(${CMAKE_CURRENT_LIST_DIR}/core.cmake)
 
-foreach(part parse report run scenario)
+foreach(part html parse report run scenario stages targets timeline tls)
   weft_add_test(weft_load_${part}_test weft_load_${part}_test.cpp)
   target_link_libraries(weft_load_${part}_test PRIVATE weft_load_core)
 endforeach()
+# The TLS test makes its certificates with OpenSSL's API; the HTML test
+# inflates the browser's screenshot with zlib.
+target_link_libraries(weft_load_tls_test PRIVATE OpenSSL::Crypto)
+find_package(ZLIB REQUIRED)
+target_link_libraries(weft_load_html_test PRIVATE ZLIB::ZLIB)
 if(WEFT_BUILD_TOOLS)
   # The target is defined later, by tools/CMakeLists.txt: both the
   # dependency and the generator expression resolve at generation time.

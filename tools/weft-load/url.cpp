@@ -25,14 +25,14 @@ std::string url::authority() const {
   if (ipv6) out += '[';
   out += host;
   if (ipv6) out += ']';
-  if (port != 80) {
+  if (port != (tls ? 443 : 80)) {
     out += ':';
     out += std::to_string(port);
   }
   return out;
 }
 
-std::string url::str() const { return "http://" + authority() + target; }
+std::string url::str() const { return (tls ? "https://" : "http://") + authority() + target; }
 
 url parse_url(std::string_view text) {
   for (const char c : text) {
@@ -41,16 +41,21 @@ url parse_url(std::string_view text) {
     }
   }
   std::string_view rest = text;
+  bool tls = false;
   if (const auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
     std::string scheme(rest.substr(0, scheme_end));
     for (char& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    if (scheme == "https") bad_url(text, "https is not supported (plain http only)");
-    if (scheme != "http") bad_url(text, "unsupported scheme '" + scheme + "' (use http://)");
+    if (scheme != "http" && scheme != "https") {
+      bad_url(text, "unsupported scheme '" + scheme + "' (use http:// or https://)");
+    }
+    tls = scheme == "https";
     rest.remove_prefix(scheme_end + 3);
   }
   if (const auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
 
   url out;
+  out.tls = tls;
+  out.port = tls ? 443 : 80;
   const auto path_start = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, path_start);
   if (path_start != std::string_view::npos) {
