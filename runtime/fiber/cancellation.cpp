@@ -14,24 +14,16 @@
 
 namespace weft::detail {
 
+const bool fiber_fence_is_compiler_barrier = asymmetric_fence_available();
+
 namespace {
 
-// Whether the interrupter's side can use membarrier (then the fiber's side
-// needs only a compiler barrier). Read once, at load time.
-const bool asymmetric = asymmetric_fence_available();
-
-// The fiber's half of the handshake: orders its store before its load
-// against an interrupter's heavy_side_fence().
-inline void fiber_side_fence() noexcept {
-  if (asymmetric) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-}
-
+// The interrupter's half: membarrier where the fiber's side relies on it.
+// (Asks the registration directly: fiber_fence_is_compiler_barrier may not
+// be initialized yet during static initialization; then the fiber's side
+// uses a full fence, and a heavy fence here is merely more than needed.)
 void interrupter_side_fence() noexcept {
-  if (asymmetric) {
+  if (asymmetric_fence_available()) {
     heavy_fence();
   } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -51,7 +43,7 @@ void interrupt(fiber& f) noexcept {
   if (hook) {
     won = hook->claim(hook);
   } else if (fiber* guest = f.inline_guest.load(std::memory_order_acquire)) {
-    interrupt(*guest);  // it runs on f's stack: f waits for it (see the header)
+    cancel_fiber(*guest);  // it runs on f's stack: f waits for it (see the header)
   }
   // release: our use of the hook happens before the fiber's withdrawal ends.
   f.interrupters.fetch_sub(1, std::memory_order_release);
@@ -70,20 +62,10 @@ void on_scope_expired(timer_entry* entry) noexcept {
   interrupt(*scope->owner);
 }
 
-// After the fiber cleared what interrupters read (its hook, its guest):
-// waits until none that may have read it before is still at work.
-void wait_out_interrupters(fiber& f) noexcept {
-  fiber_side_fence();
-  // acquire: pairs with interrupt()'s release decrement; its use of what it
-  // read is over before we reuse the memory.
-  if (f.interrupters.load(std::memory_order_acquire) != 0) [[unlikely]] {
-    spin_backoff backoff;
-    while (f.interrupters.load(std::memory_order_acquire) != 0) backoff.pause();
-  }
-}
-
 // Whether a shield is alive in the fiber's frame or one enclosing it.
-bool shielded(const fiber& f) noexcept {
+inline bool shielded(const fiber& f) noexcept {
+  if (f.cancel.shields == 0 && f.cancel.enclosing == nullptr) [[likely]]
+    return false;
   for (const cancel_frame* frame = &f.cancel; frame; frame = frame->enclosing) {
     if (frame->shields != 0) return true;
   }
@@ -109,46 +91,51 @@ bool outer_cancellation(const fiber& f, const timeout_scope& scope) noexcept {
 
 }  // namespace
 
-bool cancellation_pending(const fiber& f) noexcept {
+bool cancellation_pending_slow(const fiber& f) noexcept {
   if (shielded(f)) return false;
-  for (const fiber* p = &f; p; p = p->inline_host) {
-    if (p->cancel_requested.load(std::memory_order_relaxed)) [[unlikely]]
-      return true;
-  }
+  if (f.cancel_requested.load(std::memory_order_relaxed)) [[unlikely]]
+    return true;
   return any_expired(f.cancel.innermost, &f.cancel);
 }
 
 void begin_inline_guest(fiber& host, fiber& child) noexcept {
-  child.cancel.enclosing = &host.cancel;
+  // A shielded host's cancellation does not reach it, nor its guest; the
+  // host's shields cannot change before the guest returns.
+  if (shielded(host)) return;
   // release: pairs with interrupt()'s acquire; the child's record is ready.
   host.inline_guest.store(&child, std::memory_order_release);
+  fiber_side_fence();
+  // An interrupter that came before the store did not see the guest.
+  if (cancellation_pending(host)) [[unlikely]]
+    cancel_fiber(child);
 }
 
-void end_inline_guest(fiber& host, fiber& child) noexcept {
-  child.cancel.enclosing = nullptr;
+void end_inline_guest(fiber& host) noexcept {
+  if (host.inline_guest.load(std::memory_order_relaxed) == nullptr) return;
   host.inline_guest.store(nullptr, std::memory_order_relaxed);
   wait_out_interrupters(host);
 }
 
-bool publish_cancellable_wait(fiber& f, cancel_hook& hook) noexcept {
+bool publish_cancellable_wait_slow(fiber& f, cancel_hook& hook) noexcept {
   if (shielded(f)) return true;
   // release: pairs with interrupt()'s acquire load.
   f.cancellable_wait.store(&hook, std::memory_order_release);
   fiber_side_fence();
-  if (!cancellation_pending(f)) [[likely]]
-    return true;
-  return !hook.claim(&hook);
+  return !cancellation_pending(f) || !hook.claim(&hook);
 }
 
-void withdraw_cancellable_wait(fiber& f, cancel_hook& hook) noexcept {
-  // acquire: pairs with settle(); the commit no longer touches the wait.
-  if (!hook.settled.load(std::memory_order_acquire)) [[unlikely]] {
-    spin_backoff backoff;
-    while (!hook.settled.load(std::memory_order_acquire)) backoff.pause();
-  }
-  if (f.cancellable_wait.load(std::memory_order_relaxed) == nullptr) return;  // shielded
-  f.cancellable_wait.store(nullptr, std::memory_order_relaxed);
-  wait_out_interrupters(f);
+void wait_settled(cancel_hook& hook) noexcept {
+  spin_backoff backoff;
+  // acquire: pairs with settle().
+  while (!hook.settled.load(std::memory_order_acquire)) backoff.pause();
+}
+
+void wait_out_interrupters(fiber& f) noexcept {
+  fiber_side_fence();
+  // acquire: pairs with interrupt()'s release decrement; its use of what it
+  // read is over before we reuse the memory.
+  spin_backoff backoff;
+  while (f.interrupters.load(std::memory_order_acquire) != 0) backoff.pause();
 }
 
 void cancel_fiber(fiber& f) noexcept {

@@ -40,13 +40,15 @@
 //
 // Inline children. A child that runs inline in its joiner's join()
 // (scheduler/inline_join.hpp) runs on the joiner's stack: the joiner cannot
-// stop waiting before the child returns. So while it runs inline, the
-// joiner's cancellation and timeouts are the child's too: its frame is
-// enclosed by the joiner's, pending checks look at the joiner's flag (up
-// the chain of hosts), and an interrupter that finds the joiner with no
-// published wait passes on to its `inline_guest`, under the joiner's
+// stop waiting before the child returns. So while it runs inline, a
+// cancellation that reaches the joiner (its cancel, or one of its timeouts
+// running out) cancels the child: an interrupter that finds the joiner with
+// no published wait cancels its `inline_guest`, under the joiner's
 // `interrupters` count (which the joiner waits out before it clears
-// `inline_guest`, as for a hook).
+// `inline_guest`, as for a hook). The joiner publishes the guest, then
+// checks for a pending cancellation itself (the same handshake as for a
+// hook). A shielded joiner publishes no guest. This keeps every check O(1):
+// no walk up a chain of hosts, however deep the inline recursion.
 #pragma once
 
 #include <atomic>
@@ -90,14 +92,18 @@ struct cancel_frame {
 };
 
 /// True if the fiber's next wait must throw weft::cancelled. The fiber's own
-/// thread (or its park commit).
-bool cancellation_pending(const fiber& f) noexcept;
+/// thread (or its park commit). Inline, in fiber.hpp: false at once for a
+/// fiber with no request and no timeout scope (the common case).
+inline bool cancellation_pending(const fiber& f) noexcept;
+/// cancellation_pending's full check: shields, the request, the scopes.
+bool cancellation_pending_slow(const fiber& f) noexcept;
 
 /// In a park commit, once the wait is claimable: publishes `hook` as the
 /// fiber's wait. Returns false if a cancellation is pending and this call
 /// claimed the wait for it: the commit then resumes the fiber at once. A
 /// shielded wait publishes nothing.
-bool publish_cancellable_wait(fiber& f, cancel_hook& hook) noexcept;
+/// Inline, in fiber.hpp (it runs on every park).
+inline bool publish_cancellable_wait(fiber& f, cancel_hook& hook) noexcept;
 
 /// The park commit's last access to the wait, on every path.
 inline void settle(cancel_hook& hook) noexcept {
@@ -109,11 +115,34 @@ inline void settle(cancel_hook& hook) noexcept {
 /// After a parked wait ended: waits for the commit to settle, withdraws the
 /// hook and waits out an interrupter that may still be using it. The
 /// fiber's own thread.
-void withdraw_cancellable_wait(fiber& f, cancel_hook& hook) noexcept;
+/// Inline, in fiber.hpp (it runs on every park).
+inline void withdraw_cancellable_wait(fiber& f, cancel_hook& hook) noexcept;
+
+// ---- the out-of-line parts of the inline functions above
+
+/// True once membarrier registration succeeded (then the fiber's side of the
+/// handshake needs only a compiler barrier). False before it is known: a
+/// full fence is always safe.
+extern const bool fiber_fence_is_compiler_barrier;
+/// The fiber's half of the handshake: orders its store before its load.
+inline void fiber_side_fence() noexcept {
+  if (fiber_fence_is_compiler_barrier) [[likely]] {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+/// publish_cancellable_wait for a fiber with shields or an enclosing frame.
+bool publish_cancellable_wait_slow(fiber& f, cancel_hook& hook) noexcept;
+/// Spins until the commit settled `hook`.
+void wait_settled(cancel_hook& hook) noexcept;
+/// After the fiber cleared what interrupters read (its hook, its guest):
+/// waits until none that may have read it before is still at work.
+void wait_out_interrupters(fiber& f) noexcept;
 
 /// Around an inline run of `child` on `host`'s stack (host's own thread).
 void begin_inline_guest(fiber& host, fiber& child) noexcept;
-void end_inline_guest(fiber& host, fiber& child) noexcept;
+void end_inline_guest(fiber& host) noexcept;
 
 /// Asks `f` to stop: sets cancel_requested, stops its stop token, claims its
 /// current wait if it has one. Any thread; the caller holds a reference.

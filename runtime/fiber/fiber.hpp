@@ -139,6 +139,36 @@ struct fiber {
   std::uint32_t registry_shard = 0;
 };
 
+inline bool cancellation_pending(const fiber& f) noexcept {
+  // relaxed: as in cancellation_pending_slow (the handshake's fences order it).
+  const bool possible = f.cancel_requested.load(std::memory_order_relaxed) ||
+                        f.cancel.innermost != nullptr || f.cancel.enclosing != nullptr;
+  return possible && cancellation_pending_slow(f);
+}
+
+inline bool publish_cancellable_wait(fiber& f, cancel_hook& hook) noexcept {
+  if (f.cancel.shields != 0 || f.cancel.enclosing != nullptr) [[unlikely]]
+    return publish_cancellable_wait_slow(f, hook);
+  // release: pairs with the interrupter's acquire load of the hook.
+  f.cancellable_wait.store(&hook, std::memory_order_release);
+  fiber_side_fence();
+  if (!cancellation_pending(f)) [[likely]]
+    return true;
+  return !hook.claim(&hook);
+}
+
+inline void withdraw_cancellable_wait(fiber& f, cancel_hook& hook) noexcept {
+  // acquire: pairs with settle(); the commit no longer touches the wait.
+  if (!hook.settled.load(std::memory_order_acquire)) [[unlikely]]
+    wait_settled(hook);
+  if (f.cancellable_wait.load(std::memory_order_relaxed) == nullptr) return;  // shielded
+  f.cancellable_wait.store(nullptr, std::memory_order_relaxed);
+  fiber_side_fence();
+  // acquire: pairs with the interrupter's release decrement.
+  if (f.interrupters.load(std::memory_order_acquire) != 0) [[unlikely]]
+    wait_out_interrupters(f);
+}
+
 /// Prints "weft: fiber <id>: bad state transition ..." and aborts.
 [[noreturn]] void report_bad_transition(const fiber& f, run_state actual, run_state from,
                                         run_state to) noexcept;

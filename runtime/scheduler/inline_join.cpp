@@ -60,7 +60,7 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
 
   begin_inline_guest(joiner, child);
   run_body(child);
-  end_inline_guest(joiner, child);
+  end_inline_guest(joiner);
 
   // The child may have parked and been resumed on another worker.
   worker* const now = worker::current();
