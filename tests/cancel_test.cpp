@@ -1,7 +1,11 @@
 // Cancellation: join_handle::cancel at every kind of wait, nothing lost,
 // shields, stop tokens, task_group's cancel-on-throw. (with_timeout and
 // stress tests: timeout_test.cpp.)
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "test_support.hpp"
 #include "weft/weft.hpp"
@@ -235,6 +240,52 @@ TEST_P(Cancel, SocketReadAndAccept) {
   const std::size_t n = rt.block_on([&] { return accepted.read_some(buf); });
   ASSERT_GE(n, 1U);
   EXPECT_EQ(buf[0], std::byte{1});
+}
+
+TEST_P(Cancel, SocketWriteToAPeerThatDoesNotRead) {
+  auto listener = weft::net::tcp_listener::bind("127.0.0.1", 0);
+  const std::uint16_t port = listener.local_port();
+  auto server = rt.spawn([&] { return listener.accept(); });
+  auto client = rt.block_on([&] { return weft::net::tcp_stream::connect("127.0.0.1", port); });
+  auto accepted = server.join();  // never reads: the socket buffers fill up
+  const std::vector<std::byte> big(64 << 20);
+  expect_cancelled_while_parked(weft::wait_kind::io, [&] { client.write_all(big); });
+}
+
+TEST_P(Cancel, SocketConnectToAFullAcceptQueue) {
+  // A listener that never accepts, with the smallest backlog: once its
+  // queue is full, the kernel drops further SYNs and a connect waits.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 0), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::uint16_t port = ntohs(addr.sin_port);
+  std::vector<weft::net::tcp_stream> fillers;
+  std::vector<weft::join_handle<weft::net::tcp_stream>> connects;
+  // Start connects until one stays parked (the queue's size is the kernel's).
+  for (int i = 0; i < 64; ++i) {
+    connects.push_back(
+        rt.spawn([port] { return weft::net::tcp_stream::connect("127.0.0.1", port); }));
+    bool parked = false;
+    while (!connects.back().done() && !parked) {
+      for (const auto& f : rt.fibers()) {
+        if (f.state == weft::fiber_state::parked && f.waiting_on == weft::wait_kind::io)
+          parked = true;
+      }
+    }
+    if (parked) break;
+  }
+  ASSERT_FALSE(connects.back().done());
+  connects.back().cancel();
+  EXPECT_THROW(connects.back().join(), weft::cancelled);
+  connects.pop_back();
+  for (auto& c : connects) fillers.push_back(c.join());
+  ::close(fd);
 }
 
 TEST_P(Cancel, BeforeItStartsTheBodyNeverRuns) {
