@@ -16,7 +16,8 @@ namespace weft::this_fiber {
 void yield();
 
 /// Parks the calling fiber until `deadline` (a plain thread sleeps). Returns
-/// at once if the deadline has passed.
+/// at once if the deadline has passed. A cancellation point: a cancelled
+/// fiber's sleep throws weft::cancelled at once (<weft/cancel.hpp>).
 void sleep_until(std::chrono::steady_clock::time_point deadline);
 
 /// Parks the calling fiber until `deadline` of any clock, converted to
