@@ -32,6 +32,8 @@ inline report sample_report(std::uint64_t seed) {
   r.duration_s = 1.5;
   r.bytes = 123456789;
   r.connects = 8;
+  r.cancelled = seed + 1;
+  r.interrupted = seed % 2 == 1;
   r.errors[static_cast<std::size_t>(error_kind::timeout)] = seed;
   r.errors[static_cast<std::size_t>(error_kind::parse)] = 2;
   std::mt19937_64 rng(seed);
@@ -69,6 +71,8 @@ inline void expect_same(const report& a, const report& b) {
   EXPECT_EQ(a.rps, b.rps);
   EXPECT_EQ(a.bytes, b.bytes);
   EXPECT_EQ(a.connects, b.connects);
+  EXPECT_EQ(a.cancelled, b.cancelled);
+  EXPECT_EQ(a.interrupted, b.interrupted);
   EXPECT_EQ(a.errors, b.errors);
   EXPECT_EQ(a.status, b.status);
   EXPECT_TRUE(a.latency == b.latency);

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <chrono>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,8 @@ struct load_plan {
   std::vector<target_entry> mix;
   /// What the report calls the target; empty: the target's URL.
   std::string name;
+  /// Stops the run early (scenario_options::stop).
+  std::stop_token stop;
 };
 
 /// The origins (scheme, host, port) the plan sends to, each once, in order

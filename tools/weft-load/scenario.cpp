@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "recorder.hpp"
+#include "weft/cancel.hpp"
 #include "weft/channel.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/latch.hpp"
@@ -105,23 +106,59 @@ class scenario_run {
 
   // A user's fiber: waits at the start line, then calls `fn` until it
   // returns or the run is over (see scenario.hpp for a function that
-  // throws).
+  // throws). The run's end cancels the fiber: the weft::cancelled that
+  // ends it is the end of the user, not an error.
   void user(const std::function<void(virtual_user&)>& fn, unsigned index) {
     ready_.count_down();
     go_.wait();
     virtual_user vu(options_, rec_, index, users_, start_, end_, pace_ ? &*pace_ : nullptr,
                     crowd_ ? &*crowd_ : nullptr);
-    while (vu.wait_until_included()) {
-      try {
-        fn(vu);
-        if (!vu.take_removed()) return;  // done, or the run is over
-        continue;                        // taken out by the stages: wait to come back
-      } catch (...) {
-        vu.error(error_kind::other);
+    try {
+      while (vu.wait_until_included()) {
+        try {
+          call(fn, vu);
+          if (!vu.take_removed()) return;  // done, or the run is over
+          continue;                        // taken out by the stages: wait to come back
+        } catch (const weft::cancelled&) {
+          throw;
+        } catch (const weft::timeout_error&) {
+          vu.cancel_in_flight();  // the stages took the user out while it waited
+          continue;
+        } catch (...) {
+          vu.error(error_kind::other);
+        }
+        vu.unclaimed_start_ = steady::time_point::min();  // a fresh call times from its own start
+        this_fiber::yield();  // a function that throws at once must not hold its worker
       }
-      vu.unclaimed_start_ = steady::time_point::min();  // a fresh call times from its own start
-      this_fiber::yield();  // a function that throws at once must not hold its worker
+    } catch (const weft::cancelled&) {
+      vu.cancel_in_flight();  // the end of the run, or a stop
     }
+  }
+
+  // Cancels every user, once the window is over or a stop was requested,
+  // whichever comes first; then joins them. Runs on a fiber of its own,
+  // the only one that touches `users` meanwhile. Returns the time the run
+  // stopped at if a stop cut it short. Rethrows the first exception other
+  // than weft::cancelled that escaped a user.
+  std::optional<steady::time_point> supervise(std::vector<weft::join_handle<void>>& users,
+                                              weft::channel<int> stop) {
+    std::optional<steady::time_point> stopped;
+    int unused = 0;
+    if (stop.recv_for(unused, end_ - steady::now()) == weft::channel_status::closed) {
+      stopped = std::min(steady::now(), end_);
+    }
+    for (auto& u : users) u.cancel();
+    std::exception_ptr first;
+    for (auto& u : users) {
+      try {
+        u.join();
+      } catch (const weft::cancelled&) {
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+    }
+    if (first) std::rethrow_exception(first);
+    return stopped;
   }
 
   // Counts down the places of users that were never spawned (spawning
@@ -163,6 +200,20 @@ class scenario_run {
   [[nodiscard]] const recorder& recorded() const noexcept { return rec_; }
 
  private:
+  // Calls fn(vu); with stages in the closed model, only until the ramp
+  // takes the user out: a wait still going on then throws
+  // weft::timeout_error out of here (a function that returns or throws
+  // first is not affected).
+  void call(const std::function<void(virtual_user&)>& fn, virtual_user& vu) const {
+    const auto now = steady::now();
+    const auto out = crowd_ ? crowd_->stops(vu.index(), now - start_) : std::nullopt;
+    if (!out || saturating_add(start_, *out) >= end_) {
+      fn(vu);
+      return;
+    }
+    weft::with_timeout(saturating_add(start_, *out) - now, [&] { fn(vu); });
+  }
+
   void open(steady::time_point start, nanoseconds duration) {
     start_ = start;
     rec_.begin(start);
@@ -206,6 +257,10 @@ bool virtual_user::wait_until_included() {
   return false;
 }
 
+bool virtual_user::over() const {
+  return clock::now() >= end_ || this_fiber::cancellation_requested();
+}
+
 bool virtual_user::next_iteration() {
   if (pace_ != nullptr) {
     // This user's share of the schedule: requests u, u + N, u + 2N, ...
@@ -227,10 +282,12 @@ virtual_user::measurement virtual_user::measure() {
   const auto start =
       unclaimed_start_ != steady::time_point::min() ? unclaimed_start_ : steady::now();
   unclaimed_start_ = steady::time_point::min();
+  measuring_ = true;
   return measurement(*this, start);
 }
 
 void virtual_user::measurement::done(int status, std::uint64_t bytes) {
+  vu_.measuring_ = false;
   const auto now = steady::now();
   if (now >= vu_.end_) return;  // after the window: dropped
   const auto latency = std::chrono::duration_cast<nanoseconds>(now - start_).count();
@@ -239,6 +296,7 @@ void virtual_user::measurement::done(int status, std::uint64_t bytes) {
 }
 
 void virtual_user::error(error_kind kind) {
+  measuring_ = false;
   const auto now = steady::now();
   if (now < end_) rec_.error(kind, now);
 }
@@ -247,8 +305,12 @@ void virtual_user::connected() {
   if (!over()) rec_.connected();
 }
 
+void virtual_user::cancel_in_flight() {
+  if (std::exchange(measuring_, false)) rec_.cancelled();
+}
+
 steady::time_point virtual_user::deadline() const {
-  return std::min(saturating_add(steady::now(), options_.timeout), end_);
+  return saturating_add(steady::now(), options_.timeout);
 }
 
 report run_scenario(weft::runtime& rt, const scenario_options& options,
@@ -268,30 +330,32 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   }
   run.start();
 
-  // A fiber joins the users and then closes `done`; meanwhile this thread
-  // wakes once a second for the progress line.
+  // A fiber cancels the users at the end (or at a stop: the callback, on
+  // the thread that asks for it, closes `stop`), joins them and then
+  // closes `done`; meanwhile this thread wakes once a second for the
+  // progress line.
+  weft::channel<int> stop;
   weft::channel<int> done;
-  auto joiner = rt.spawn([&users, done]() mutable {
-    std::exception_ptr first;
-    for (auto& u : users) {
-      try {
-        u.join();
-      } catch (...) {
-        if (!first) first = std::current_exception();
+  auto supervisor = rt.spawn([&run, &users, stop, done]() mutable {
+    struct closer {
+      weft::channel<int>& ch;
+      ~closer() { ch.close(); }
+    } close_done{done};
+    return run.supervise(users, stop);
+  });
+  {
+    const std::stop_callback on_stop(options.stop, [stop]() mutable { stop.close(); });
+    int unused = 0;
+    while (done.recv_for(unused, std::chrono::seconds(1)) == weft::channel_status::timeout) {
+      if (progress) {
+        report so_far;
+        run.recorded().snapshot(so_far);
+        progress(so_far, std::chrono::duration<double>(steady::now() - run.started()).count());
       }
     }
-    done.close();
-    if (first) std::rethrow_exception(first);
-  });
-  int unused = 0;
-  while (done.recv_for(unused, std::chrono::seconds(1)) == weft::channel_status::timeout) {
-    if (progress) {
-      report so_far;
-      run.recorded().snapshot(so_far);
-      progress(so_far, std::chrono::duration<double>(steady::now() - run.started()).count());
-    }
   }
-  joiner.join();  // rethrows what escaped a user (the recorder's logic_error, say)
+  // Rethrows what escaped a user (the recorder's logic_error, say).
+  const std::optional<steady::time_point> stopped = supervisor.join();
 
   report r;
   r.target = options.name;
@@ -302,7 +366,14 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   r.duration_s = std::chrono::duration<double>(run.length()).count();
   run.recorded().snapshot(r);
   r.timeline = run.timeline();
-  r.rps = static_cast<double>(r.requests) / r.duration_s;
+  if (stopped) {
+    r.interrupted = true;
+    r.duration_s = std::chrono::duration<double>(*stopped - run.started()).count();
+    // The seconds that ran (the last one, cut short, included).
+    r.timeline.resize(std::min(r.timeline.size(),
+                               static_cast<std::size_t>(std::ceil(std::max(r.duration_s, 0.0)))));
+  }
+  r.rps = r.duration_s > 0 ? static_cast<double>(r.requests) / r.duration_s : 0;
   return r;
 }
 

@@ -115,6 +115,26 @@ std::optional<ramp::duration> ramp::starts(unsigned index, duration from) const 
   return std::nullopt;
 }
 
+std::optional<ramp::duration> ramp::stops(unsigned index, duration from) const noexcept {
+  // The mirror of starts(): user `index` stops where the level falls below
+  // index + 1 (less the slack that users_at() allows).
+  const double needed = index + 1.0 - slack;
+  const double from_s = to_seconds(from);
+  for (const segment& g : segments_) {
+    const double end = g.begin_s + g.length_s;
+    if (end <= from_s) continue;
+    const double t0 = std::max(g.begin_s, from_s);
+    const double v0 = g.from + (g.to - g.from) * (t0 - g.begin_s) / g.length_s;
+    if (v0 < needed) return to_duration(t0);
+    if (g.to < needed && g.to < v0) {
+      // +1 ns: past the rounding of the crossing, never before it.
+      return to_duration(g.begin_s + g.length_s * (needed - g.from) / (g.to - g.from)) +
+             duration(1);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ramp::duration> ramp::arrival(double n) const noexcept {
   double rest = n;  // arrivals still to go at the start of the segment
   for (const segment& g : segments_) {
