@@ -44,18 +44,6 @@ using namespace weft::load;
 using namespace weft::load::test;
 using std::chrono::nanoseconds;
 
-// Reads one request head from `s`; false at end of stream.
-bool read_request(weft::net::tcp_stream& s) {
-  std::string head;
-  char buf[1024];
-  while (head.find("\r\n\r\n") == std::string::npos) {
-    const std::size_t n = s.read_some(std::as_writable_bytes(std::span(buf)));
-    if (n == 0) return false;
-    head.append(buf, n);
-  }
-  return true;
-}
-
 // Reads until the client closes: a request that is never answered.
 void never_answer(weft::net::tcp_stream& s) {
   char buf[1024];

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -86,6 +87,19 @@ inline constexpr int run_scale = 3;
 #else
 inline constexpr int run_scale = 1;
 #endif
+
+/// Reads until the end of a request head (one request: the clients do not
+/// pipeline); false if the peer closed first.
+inline bool read_request(weft::net::tcp_stream& s) {
+  std::string got;
+  char buf[512];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    const std::size_t n = s.read_some(std::as_writable_bytes(std::span(buf)));
+    if (n == 0) return false;
+    got.append(buf, n);
+  }
+  return true;
+}
 
 /// Runs `answer` on each connection it accepts, then closes the connection.
 /// (in a fiber of `rt`; a socket error ends it quietly).

@@ -69,6 +69,11 @@ class ramp {
   [[nodiscard]] std::optional<duration> arrival(double n) const noexcept;
 
  private:
+  /// The first time at or after `from` at which the level is at least
+  /// `level` (`rising`) or below it (otherwise), or nothing if never.
+  [[nodiscard]] std::optional<duration> crossing(double level, bool rising,
+                                                 duration from) const noexcept;
+
   struct segment {
     double begin_s;  ///< start, seconds after the start of the run
     double length_s;
