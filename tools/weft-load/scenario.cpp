@@ -184,9 +184,11 @@ class scenario_run {
   [[nodiscard]] double rate() const noexcept { return pace_ ? pace_->peak() : 0; }
 
   /// The timeline, once the users have been joined: each second of the
-  /// window with the users and the rate in force at its middle.
-  [[nodiscard]] std::vector<timeline_second> timeline() const {
-    const double length_s = std::chrono::duration<double>(length_).count();
+  /// window's first `covered` (all of it, or up to a stop) with the users
+  /// and the rate in force at its middle. Sized by what ran, not by what
+  /// was planned: a run of -d 1000h stopped after a second has 1 second.
+  [[nodiscard]] std::vector<timeline_second> timeline(nanoseconds covered) const {
+    const double length_s = std::chrono::duration<double>(std::min(covered, length_)).count();
     auto seconds = rec_.timeline(static_cast<std::size_t>(std::ceil(length_s)));
     for (timeline_second& s : seconds) {
       const double t = static_cast<double>(s.t);
@@ -363,16 +365,13 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   r.connections = run.users();
   r.rate = run.rate();
   r.workers = rt.workers();
-  r.duration_s = std::chrono::duration<double>(run.length()).count();
+  // The window that ran: all of it, or up to the stop.
+  const nanoseconds covered =
+      stopped ? std::max(nanoseconds::zero(), *stopped - run.started()) : run.length();
+  r.interrupted = stopped.has_value();
+  r.duration_s = std::chrono::duration<double>(covered).count();
   run.recorded().snapshot(r);
-  r.timeline = run.timeline();
-  if (stopped) {
-    r.interrupted = true;
-    r.duration_s = std::chrono::duration<double>(*stopped - run.started()).count();
-    // The seconds that ran (the last one, cut short, included).
-    r.timeline.resize(std::min(r.timeline.size(),
-                               static_cast<std::size_t>(std::ceil(std::max(r.duration_s, 0.0)))));
-  }
+  r.timeline = run.timeline(covered);
   r.rps = r.duration_s > 0 ? static_cast<double>(r.requests) / r.duration_s : 0;
   return r;
 }
