@@ -338,13 +338,25 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   // progress line.
   weft::channel<int> stop;
   weft::channel<int> done;
-  auto supervisor = rt.spawn([&run, &users, stop, done]() mutable {
-    struct closer {
-      weft::channel<int>& ch;
-      ~closer() { ch.close(); }
-    } close_done{done};
-    return run.supervise(users, stop);
-  });
+  weft::join_handle<std::optional<steady::time_point>> supervisor;
+  try {
+    supervisor = rt.spawn([&run, &users, stop, done]() mutable {
+      struct closer {
+        weft::channel<int>& ch;
+        ~closer() { ch.close(); }
+      } close_done{done};
+      return run.supervise(users, stop);
+    });
+  } catch (...) {  // no fiber for it: the users, which refer to `run`, end here
+    for (auto& u : users) u.cancel();
+    for (auto& u : users) {
+      try {
+        u.join();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): the spawn's failure is reported
+      }
+    }
+    throw;
+  }
   {
     const std::stop_callback on_stop(options.stop, [stop]() mutable { stop.close(); });
     int unused = 0;
