@@ -180,6 +180,42 @@ TEST(LoadCancel, ScenarioUsersAreCancelledAtTheEnd) {
   EXPECT_EQ(unwound.load(), measured.load() + returned.load());
 }
 
+// Stages: a user parked in a measured wait when the ramp takes it out is
+// cancelled there (counted as cancelled), while a weft::timeout_error the
+// user's own with_timeout throws is an error like any exception. Which of
+// the two calls the ramp's window leaves time for is the scheduler's
+// business: the asserts are the accounting, whatever it did.
+TEST(LoadCancel, RampDownCancelsAParkedUserOwnTimeoutsAreErrors) {
+  weft::runtime rt(weft::options{.workers = 2});
+  const auto d = [](int ms) { return nanoseconds(std::chrono::milliseconds(ms * run_scale)); };
+  scenario_options o;
+  o.stages = {{d(20), 1}, {d(150), 1}, {d(1), 0}, {d(50), 0}};
+  weft::channel<int> never;
+  std::atomic<unsigned> calls{0};
+  std::atomic<unsigned> own_timeouts{0};
+  std::atomic<unsigned> measured{0};
+  std::atomic<bool> past_end{false};
+  const report r = run_scenario(rt, o, [&](virtual_user& vu) {
+    if (calls.fetch_add(1) == 0) {
+      own_timeouts.fetch_add(1);
+      weft::with_timeout(0ms, [] { weft::this_fiber::sleep_for(1h); });  // throws timeout_error
+    }
+    if (!vu.next_iteration()) return;
+    auto m = vu.measure();
+    measured.fetch_add(1);
+    (void)never.recv();  // parks until the ramp-down (or the end) cancels it
+    past_end = true;
+    m.done(200);
+  });
+
+  EXPECT_FALSE(past_end.load());
+  EXPECT_EQ(r.requests, 0u);
+  EXPECT_EQ(r.errors[static_cast<std::size_t>(error_kind::other)], own_timeouts.load());
+  EXPECT_EQ(r.error_total(), own_timeouts.load());
+  EXPECT_EQ(r.cancelled, measured.load());
+  EXPECT_LE(measured.load(), 1u);  // one window, one parked call at most
+}
+
 // The stop token's callback may run before the run starts: a run stopped
 // already ends at once with an empty, interrupted report.
 TEST(LoadCancel, AStopBeforeTheStartEndsTheRunAtOnce) {

@@ -116,14 +116,14 @@ class scenario_run {
     try {
       while (vu.wait_until_included()) {
         try {
-          call(fn, vu);
+          if (call(fn, vu)) {
+            vu.cancel_in_flight();  // the stages took the user out while it waited
+            continue;
+          }
           if (!vu.take_removed()) return;  // done, or the run is over
           continue;                        // taken out by the stages: wait to come back
         } catch (const weft::cancelled&) {
           throw;
-        } catch (const weft::timeout_error&) {
-          vu.cancel_in_flight();  // the stages took the user out while it waited
-          continue;
         } catch (...) {
           vu.error(error_kind::other);
         }
@@ -203,17 +203,33 @@ class scenario_run {
 
  private:
   // Calls fn(vu); with stages in the closed model, only until the ramp
-  // takes the user out: a wait still going on then throws
-  // weft::timeout_error out of here (a function that returns or throws
-  // first is not affected).
-  void call(const std::function<void(virtual_user&)>& fn, virtual_user& vu) const {
+  // takes the user out: true if a wait was still going on then (it threw
+  // weft::cancelled inside fn). A function that returns or throws first is
+  // not affected, and a weft::timeout_error of its own (from a
+  // with_timeout inside it) passes through as any exception it throws.
+  bool call(const std::function<void(virtual_user&)>& fn, virtual_user& vu) const {
     const auto now = steady::now();
     const auto out = crowd_ ? crowd_->stops(vu.index(), now - start_) : std::nullopt;
     if (!out || saturating_add(start_, *out) >= end_) {
       fn(vu);
-      return;
+      return false;
     }
-    weft::with_timeout(saturating_add(start_, *out) - now, [&] { fn(vu); });
+    std::exception_ptr thrown;  // by fn itself: kept apart from our own timeout
+    try {
+      weft::with_timeout(saturating_add(start_, *out) - now, [&] {
+        try {
+          fn(vu);
+        } catch (const weft::cancelled&) {
+          throw;  // ours (or the fiber's): with_timeout tells which
+        } catch (...) {
+          thrown = std::current_exception();
+        }
+      });
+    } catch (const weft::timeout_error&) {
+      return true;
+    }
+    if (thrown) std::rethrow_exception(thrown);
+    return false;
   }
 
   void open(steady::time_point start, nanoseconds duration) {
