@@ -78,7 +78,7 @@ bool http_connection::connect() {
   try {
     socket = net::tcp_stream::connect(target_.host, target_.port, left);
   } catch (const std::system_error&) {
-    vu_.error(error_kind::connect);  // dropped if the end of the run cut it short
+    vu_.error(error_kind::connect);  // dropped if it failed after the end of the run
     back_off();
     return false;
   }
