@@ -27,6 +27,11 @@ sigset_t sigint_set() {
 }  // namespace
 
 interrupt_watch::interrupt_watch() {
+  // A SIGINT the process was told to ignore (a job started with `&` by a
+  // shell without job control, say) stays ignored: blocked, it would be
+  // queued for sigwaitinfo() instead of discarded.
+  struct sigaction current {};
+  if (sigaction(SIGINT, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) return;
   const sigset_t set = sigint_set();
   if (const int rc = pthread_sigmask(SIG_BLOCK, &set, &old_mask_); rc != 0) {
     throw std::system_error(rc, std::generic_category(), "pthread_sigmask");
@@ -40,6 +45,7 @@ interrupt_watch::interrupt_watch() {
 }
 
 interrupt_watch::~interrupt_watch() {
+  if (!thread_.joinable()) return;  // SIGINT ignored: nothing watched
   sigval value{};
   value.sival_int = quit_value;
   // Fails only if the thread is gone, which it is not before the join.

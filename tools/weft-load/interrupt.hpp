@@ -26,7 +26,8 @@ class interrupt_watch {
   /// The exit status of a run stopped by Ctrl-C (128 + SIGINT).
   static constexpr int exit_status = 130;
 
-  /// Blocks SIGINT in the calling thread and starts the helper thread.
+  /// Blocks SIGINT in the calling thread and starts the helper thread;
+  /// does nothing if SIGINT is ignored (SIG_IGN), which it then stays.
   interrupt_watch();
   /// Stops the helper thread and restores the calling thread's signal mask
   /// (a SIGINT that arrived after the helper stopped is then delivered
