@@ -7,13 +7,14 @@
 // PNG, the filters are undone by hand).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -22,7 +23,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -33,7 +33,6 @@
 
 namespace {
 
-using namespace std::chrono_literals;
 using namespace weft::load;
 using namespace weft::load::test;
 
@@ -102,17 +101,22 @@ bool run_chromium(const temp_dir& dir, const std::string& mode, const std::strin
        "--user-data-dir=" + dir.file("profile"), "--window-size=1200,1600", mode, "file://" + page},
       {}, &actions);
   posix_spawn_file_actions_destroy(&actions);
-  // Waits for it to exit, a minute at most (a condition, not a delay).
-  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  // Waits for it to exit, a minute at most: poll() on a pidfd wakes when
+  // it exits (a condition, not a delay); without pidfds (Linux < 5.3),
+  // waitpid() blocks, bounded by the test's timeout.
   int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > give_up) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 60'000);
+    ::close(pidfd);
+    if (ready != 1) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       return false;
     }
-    std::this_thread::sleep_for(50ms);
   }
+  ::waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 

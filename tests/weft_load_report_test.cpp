@@ -134,10 +134,11 @@ TEST(LoadJson, ReportRoundTripsExactly) {
 
   // The members of docs/load-testing.md, in its order, with its types.
   const auto v = nlohmann::ordered_json::parse(text);
-  EXPECT_EQ(keys(v), (std::vector<std::string>{"tool", "format", "target", "model", "connections",
-                                               "rate", "workers", "duration_s", "requests", "rps",
-                                               "bytes", "connects", "errors", "errors_total",
-                                               "status", "latency_us", "histogram", "timeline"}));
+  EXPECT_EQ(keys(v), (std::vector<std::string>{
+                         "tool",         "format",   "target",     "model",       "connections",
+                         "rate",         "workers",  "duration_s", "requests",    "rps",
+                         "bytes",        "connects", "cancelled",  "interrupted", "errors",
+                         "errors_total", "status",   "latency_us", "histogram",   "timeline"}));
   EXPECT_EQ(keys(v["errors"]),
             (std::vector<std::string>{"connect", "timeout", "reset", "closed", "parse", "other",
                                       "tls-handshake", "tls-verify", "tls"}));

@@ -293,18 +293,6 @@ TEST(LoadRun, RefusedConnectionsAreCountedAsConnectErrors) {
   EXPECT_EQ(r.error_total(), r.errors[static_cast<std::size_t>(error_kind::connect)]);
 }
 
-// Reads until the end of a request head; false if the peer closed first.
-bool read_request(weft::net::tcp_stream& s) {
-  std::string got;
-  char buf[512];
-  while (got.find("\r\n\r\n") == std::string::npos) {
-    const std::size_t n = s.read_some(std::as_writable_bytes(std::span(buf)));
-    if (n == 0) return false;
-    got.append(buf, n);
-  }
-  return true;
-}
-
 TEST(LoadRun, MisbehavingServersAreCountedByKindAndTheRunGoesOn) {
   weft::runtime rt(weft::options{.workers = 2});
   const auto run_against = [&](std::function<void(weft::net::tcp_stream&)> answer,

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -32,6 +33,8 @@ inline report sample_report(std::uint64_t seed) {
   r.duration_s = 1.5;
   r.bytes = 123456789;
   r.connects = 8;
+  r.cancelled = seed + 1;
+  r.interrupted = seed % 2 == 1;
   r.errors[static_cast<std::size_t>(error_kind::timeout)] = seed;
   r.errors[static_cast<std::size_t>(error_kind::parse)] = 2;
   std::mt19937_64 rng(seed);
@@ -69,6 +72,8 @@ inline void expect_same(const report& a, const report& b) {
   EXPECT_EQ(a.rps, b.rps);
   EXPECT_EQ(a.bytes, b.bytes);
   EXPECT_EQ(a.connects, b.connects);
+  EXPECT_EQ(a.cancelled, b.cancelled);
+  EXPECT_EQ(a.interrupted, b.interrupted);
   EXPECT_EQ(a.errors, b.errors);
   EXPECT_EQ(a.status, b.status);
   EXPECT_TRUE(a.latency == b.latency);
@@ -82,6 +87,19 @@ inline constexpr int run_scale = 3;
 #else
 inline constexpr int run_scale = 1;
 #endif
+
+/// Reads until the end of a request head (one request: the clients do not
+/// pipeline); false if the peer closed first.
+inline bool read_request(weft::net::tcp_stream& s) {
+  std::string got;
+  char buf[512];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    const std::size_t n = s.read_some(std::as_writable_bytes(std::span(buf)));
+    if (n == 0) return false;
+    got.append(buf, n);
+  }
+  return true;
+}
 
 /// Runs `answer` on each connection it accepts, then closes the connection.
 /// (in a fiber of `rt`; a socket error ends it quietly).

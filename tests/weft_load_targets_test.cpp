@@ -95,6 +95,10 @@ TEST(LoadTargets, MissingFileAndReplacedOptions) {
   EXPECT_NE(r.err.find("weft-load: --targets: cannot read '" + missing + "': No such file"),
             std::string::npos)
       << r.err;
+  // A directory opens, and would read as an empty file: refused by name.
+  r = cli({"--targets", dir.file(""), "-d", "100ms"});
+  EXPECT_EQ(r.code, exit_usage);
+  EXPECT_NE(r.err.find("Is a directory"), std::string::npos) << r.err;
 
   std::ofstream(dir.file("bad.txt")) << "GET http://127.0.0.1/\nbad header\n";
   r = cli({"--targets", dir.file("bad.txt"), "-d", "100ms"});

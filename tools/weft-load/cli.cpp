@@ -17,6 +17,7 @@
 
 #include "duration.hpp"
 #include "html_report.hpp"
+#include "interrupt.hpp"
 #include "load.hpp"
 #include "options.hpp"
 #include "report.hpp"
@@ -136,6 +137,8 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
     }
     plan.name = o.targets_file;
   }
+  // Before the runtime: its threads inherit the blocked SIGINT.
+  const interrupt_watch interrupt;
   const auto rt = make_runtime(o.workers, "weft-load", err);
   if (!rt) return exit_usage;
   std::unique_ptr<http_server> server;
@@ -183,6 +186,7 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
   plan.rate = o.rate;
   plan.timeout = o.timeout;
   plan.stages = o.stages;
+  plan.stop = interrupt.token();
 
   const bool json_to_stdout = o.output.json_path && *o.output.json_path == "-";
   std::ostream& table = json_to_stdout ? err : out;
@@ -192,7 +196,7 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
   } else {
     table << o.targets_file << " (" << plan.mix.size() << " requests, taken in turn)";
   }
-  table << '\n' << std::flush;
+  table << " (Ctrl-C stops)\n" << std::flush;
   progress_line line(err);
   progress_fn progress;
   if (!o.output.quiet && ::isatty(STDERR_FILENO)) {
@@ -203,6 +207,8 @@ int run(const run_options& o, std::ostream& out, std::ostream& err) {
   if (server) server->stop();
 
   const int code = finish(r, o.output, out, err);
+  static_assert(interrupt_watch::exit_status == exit_interrupted);
+  if (r.interrupted) return exit_interrupted;
   if (r.connects == 0) {
     err << "weft-load: no connection to "
         << (plan.mix.empty() ? plan.target.authority() : o.targets_file + "'s targets")

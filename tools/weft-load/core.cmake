@@ -25,6 +25,7 @@ add_library(weft_load_core STATIC
   ${_weft_load_dir}/html_report.cpp
   ${_weft_load_dir}/http_client.cpp
   ${_weft_load_dir}/http_connection.cpp
+  ${_weft_load_dir}/interrupt.cpp
   ${_weft_load_dir}/load.cpp
   ${_weft_load_dir}/options.cpp
   ${_weft_load_dir}/recorder.cpp

@@ -217,7 +217,9 @@ constexpr std::string_view page_tail = R"html(</script>
       ['Errors', data.errors_total ? num(data.errors_total) : 'none'],
       ['Latency', 'mean ' + us(l.mean) + ', p50 ' + us(l.p50) + ', p90 ' + us(l.p90) +
                   ', p99 ' + us(l.p99) + ', p99.9 ' + us(l.p999) + ', max ' + us(l.max)],
-      ['Connections opened', num(data.connects)]];
+      ['Connections opened', num(data.connects)],
+      ['Cancelled in flight', num(data.cancelled || 0) +
+                              (data.interrupted ? ' (interrupted with Ctrl-C)' : '')]];
     for (const [k, v] of rows) {
       const tr = html('tr', t);
       html('td', tr, k);

@@ -74,12 +74,11 @@ void http_connection::back_off() {
 bool http_connection::connect() {
   const auto deadline = vu_.deadline();
   const auto left = deadline - steady::now();
-  if (left <= steady::duration::zero()) return false;  // the run is over
   net::tcp_stream socket;
   try {
     socket = net::tcp_stream::connect(target_.host, target_.port, left);
   } catch (const std::system_error&) {
-    vu_.error(error_kind::connect);  // dropped if the end of the run cut it short
+    vu_.error(error_kind::connect);  // dropped if it failed after the end of the run
     back_off();
     return false;
   }
@@ -91,7 +90,7 @@ bool http_connection::connect() {
     back_off();
     return false;
   } catch (const std::system_error& e) {
-    fail(e, deadline);
+    fail(classify(e.code()));
     return false;
   }
   reader_.reset();
@@ -102,14 +101,6 @@ bool http_connection::connect() {
 void http_connection::fail(error_kind kind) {
   conn_.close();
   vu_.error(kind);
-}
-
-void http_connection::fail(const std::system_error& e, steady::time_point deadline) {
-  if (e.code() == std::errc::timed_out && deadline >= vu_.end()) {
-    conn_.close();  // cut by the end of the run: in flight, dropped
-  } else {
-    fail(classify(e.code()));
-  }
 }
 
 std::optional<response> http_connection::send(std::string_view request, bool head) {
@@ -124,7 +115,7 @@ std::optional<response> http_connection::send(std::string_view request, bool hea
     if (!r.keep_alive) conn_.close();
     return r;
   } catch (const std::system_error& e) {
-    fail(e, deadline);
+    fail(classify(e.code()));
   } catch (const tls_error& e) {
     fail(classify(e));
   } catch (const protocol_error&) {

@@ -5,7 +5,9 @@
 // virtual_user::measure) or the error by kind. After an error, or a
 // response that does not keep the connection alive, the connection is
 // dropped and the next send() opens a new one. Every wait is bounded by
-// virtual_user::deadline(): the request's timeout, and the end of the run.
+// virtual_user::deadline(), the request's timeout; the end of the run
+// cancels the user's fiber, so a wait then throws weft::cancelled out of
+// send() (the run counts the request as cancelled, scenario.hpp).
 //
 // An https URL is spoken over TLS (tls.hpp): the handshake is part of
 // connecting (a failed one is counted as a tls-handshake or tls-verify
@@ -40,7 +42,8 @@ class http_connection {
   /// head) and reads the response. Returns it, recorded (unless it came
   /// after the end of the run); or nullopt if the request failed (recorded
   /// as a connect, tls-handshake, tls-verify, tls, timeout, reset, closed,
-  /// parse or other error) or the run ended first (nothing recorded). In
+  /// parse or other error, unless after the end of the run). Throws
+  /// weft::cancelled when the user is cancelled meanwhile. In
   /// the closed model a failed connect or TLS handshake waits 10 ms before
   /// returning, so that a refusing server is not retried in a busy loop.
   std::optional<response> send(std::string_view request, bool head = false);
@@ -51,10 +54,8 @@ class http_connection {
 
  private:
   bool connect();
+  /// Drops the connection and records an error of `kind`.
   void fail(error_kind kind);
-  /// Records a socket error: dropped if the end of the run cut the wait
-  /// short (`deadline` is the run's end), counted by kind otherwise.
-  void fail(const std::system_error& e, virtual_user::clock::time_point deadline);
   /// The closed model's pause after a failed connect or handshake.
   void back_off();
 

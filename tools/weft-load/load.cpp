@@ -59,6 +59,7 @@ report run_load(weft::runtime& rt, const load_plan& plan, const progress_fn& pro
   options.timeout = plan.timeout;
   options.name = plan.name.empty() ? plan.target.str() : plan.name;
   options.stages = plan.stages;
+  options.stop = plan.stop;
   return run_scenario(
       rt, options,
       [&](virtual_user& vu) {

@@ -11,8 +11,9 @@
 // origin (scheme, host and port) the mix names.
 //
 // It is one scenario (scenario.hpp) among others: the closed and open
-// models, the window that opens once every user runs, requests in flight
-// at the end dropped, are run_scenario's; connecting, the connect backoff
+// models, the window that opens once every user runs, the users cancelled
+// at its end or at a stop (requests in flight counted as cancelled), are
+// run_scenario's; connecting, the connect backoff
 // of the closed model and the classification of errors are
 // http_connection's.
 //
@@ -31,6 +32,7 @@
 #pragma once
 
 #include <chrono>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,8 @@ struct load_plan {
   std::vector<target_entry> mix;
   /// What the report calls the target; empty: the target's URL.
   std::string name;
+  /// Stops the run early (scenario_options::stop).
+  std::stop_token stop;
 };
 
 /// The origins (scheme, host, port) the plan sends to, each once, in order

@@ -41,6 +41,7 @@ struct recorder::slot {
   counter requests{0};
   counter bytes{0};
   counter connects{0};
+  counter cancelled{0};
   std::array<counter, error_kinds> errors{};
   counter sum{0};
   counter min{UINT64_MAX};
@@ -138,6 +139,8 @@ void recorder::error(error_kind kind, clock::time_point at) {
 
 void recorder::connected() { add(local().connects, 1); }
 
+void recorder::cancelled() { add(local().cancelled, 1); }
+
 void recorder::snapshot(report& r) const {
   std::vector<std::uint64_t> counts(histogram_layout::buckets, 0);
   std::uint64_t sum = 0;
@@ -147,6 +150,7 @@ void recorder::snapshot(report& r) const {
     r.requests += get(s->requests);
     r.bytes += get(s->bytes);
     r.connects += get(s->connects);
+    r.cancelled += get(s->cancelled);
     for (std::size_t k = 0; k < error_kinds; ++k) r.errors[k] += get(s->errors[k]);
     for (std::size_t i = 0; i < status_codes; ++i) {
       if (const std::uint64_t n = get(s->status[i]))

@@ -58,6 +58,9 @@ class recorder {
   void error(error_kind kind, clock::time_point at);
   /// A connection opened.
   void connected();
+  /// A request cancelled in flight (the run ended, was interrupted, or
+  /// the stages took its user out): neither a response nor an error.
+  void cancelled();
 
   /// Adds the counts so far into `r` (requests, bytes, connects, errors,
   /// status, latency). Any thread; exact once the recording fibers have

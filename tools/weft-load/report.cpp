@@ -145,6 +145,10 @@ class node {
     if (!v_.is_number()) fail("expected a number, got " + describe(v_));
     return v_.get<double>();
   }
+  [[nodiscard]] bool as_bool() const {
+    if (!v_.is_boolean()) fail("expected true or false, got " + describe(v_));
+    return v_.get<bool>();
+  }
   [[nodiscard]] const std::string& as_string() const {
     if (!v_.is_string()) fail("expected a string, got " + describe(v_));
     return v_.get_ref<const std::string&>();
@@ -215,6 +219,8 @@ ordered_json to_json(const report& r) {
   out["rps"] = r.rps;
   out["bytes"] = r.bytes;
   out["connects"] = r.connects;
+  out["cancelled"] = r.cancelled;
+  out["interrupted"] = r.interrupted;
 
   ordered_json errors = ordered_json::object();
   for (std::size_t k = 0; k < error_kinds; ++k) errors[error_names[k]] = r.errors[k];
@@ -274,6 +280,9 @@ report from_json(const ordered_json& v) {
   r.rps = doc.at("rps").as_double();
   r.bytes = doc.at("bytes").as_uint();
   r.connects = doc.at("connects").as_uint();
+  // Absent from the reports of versions without cancellation.
+  if (v.contains("cancelled")) r.cancelled = doc.at("cancelled").as_uint();
+  if (v.contains("interrupted")) r.interrupted = doc.at("interrupted").as_bool();
   doc.at("errors").each_member([&](const std::string& name, const node& n) {
     const auto* it = std::find(std::begin(error_names), std::end(error_names), name);
     if (it == std::end(error_names)) n.fail("unknown error kind");
@@ -359,6 +368,11 @@ std::string format_report(const report& r) {
   add("  Requests   %s in %s, %s read\n", format_count(r.requests).c_str(),
       format_nanoseconds(r.duration_s * 1e9).c_str(), format_bytes(r.bytes).c_str());
   add("  Requests/s %.2f\n", r.rps);
+  if (r.interrupted) out += "  Interrupted (Ctrl-C): the figures cover the time that ran\n";
+  if (r.cancelled) {
+    add("  Cancelled  %llu in flight at the end (neither responses nor errors)\n",
+        static_cast<unsigned long long>(r.cancelled));
+  }
   if (r.error_total() == 0) {
     out += "  Errors     none\n";
   } else {
@@ -394,6 +408,8 @@ report merge(const std::vector<report>& parts) {
     out.rps += p.rps;
     out.bytes += p.bytes;
     out.connects += p.connects;
+    out.cancelled += p.cancelled;
+    out.interrupted = out.interrupted || p.interrupted;
     for (std::size_t k = 0; k < error_kinds; ++k) out.errors[k] += p.errors[k];
     for (const auto& [code, n] : p.status) out.status[code] += n;
     out.latency.merge(p.latency);

@@ -48,6 +48,11 @@ struct report {
   std::uint64_t requests = 0;  ///< complete responses, whatever their status
   std::uint64_t bytes = 0;     ///< response bytes read
   std::uint64_t connects = 0;  ///< connections opened
+  /// Requests cancelled in flight by the end of the run, an interrupt or a
+  /// stage's ramp-down: neither responses nor errors.
+  std::uint64_t cancelled = 0;
+  /// The run was interrupted (Ctrl-C): duration_s is the time that ran.
+  bool interrupted = false;
   std::array<std::uint64_t, error_kinds> errors{};
   std::map<int, std::uint64_t> status;  ///< responses per HTTP status
   histogram latency;                    ///< of complete responses, in ns

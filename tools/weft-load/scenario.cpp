@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "recorder.hpp"
+#include "weft/cancel.hpp"
 #include "weft/channel.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/latch.hpp"
@@ -105,23 +106,59 @@ class scenario_run {
 
   // A user's fiber: waits at the start line, then calls `fn` until it
   // returns or the run is over (see scenario.hpp for a function that
-  // throws).
+  // throws). The run's end cancels the fiber: the weft::cancelled that
+  // ends it is the end of the user, not an error.
   void user(const std::function<void(virtual_user&)>& fn, unsigned index) {
     ready_.count_down();
     go_.wait();
     virtual_user vu(options_, rec_, index, users_, start_, end_, pace_ ? &*pace_ : nullptr,
                     crowd_ ? &*crowd_ : nullptr);
-    while (vu.wait_until_included()) {
-      try {
-        fn(vu);
-        if (!vu.take_removed()) return;  // done, or the run is over
-        continue;                        // taken out by the stages: wait to come back
-      } catch (...) {
-        vu.error(error_kind::other);
+    try {
+      while (vu.wait_until_included()) {
+        try {
+          if (call(fn, vu)) {
+            vu.cancel_in_flight();  // the stages took the user out while it waited
+            continue;
+          }
+          if (!vu.take_removed()) return;  // done, or the run is over
+          continue;                        // taken out by the stages: wait to come back
+        } catch (const weft::cancelled&) {
+          throw;
+        } catch (...) {
+          vu.error(error_kind::other);
+        }
+        vu.unclaimed_start_ = steady::time_point::min();  // a fresh call times from its own start
+        this_fiber::yield();  // a function that throws at once must not hold its worker
       }
-      vu.unclaimed_start_ = steady::time_point::min();  // a fresh call times from its own start
-      this_fiber::yield();  // a function that throws at once must not hold its worker
+    } catch (const weft::cancelled&) {
+      vu.cancel_in_flight();  // the end of the run, or a stop
     }
+  }
+
+  // Cancels every user, once the window is over or a stop was requested,
+  // whichever comes first; then joins them. Runs on a fiber of its own,
+  // the only one that touches `users` meanwhile. Returns the time the run
+  // stopped at if a stop cut it short. Rethrows the first exception other
+  // than weft::cancelled that escaped a user.
+  std::optional<steady::time_point> supervise(std::vector<weft::join_handle<void>>& users,
+                                              weft::channel<int> stop) {
+    std::optional<steady::time_point> stopped;
+    int unused = 0;
+    if (stop.recv_for(unused, end_ - steady::now()) == weft::channel_status::closed) {
+      stopped = std::min(steady::now(), end_);
+    }
+    for (auto& u : users) u.cancel();
+    std::exception_ptr first;
+    for (auto& u : users) {
+      try {
+        u.join();
+      } catch (const weft::cancelled&) {
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+    }
+    if (first) std::rethrow_exception(first);
+    return stopped;
   }
 
   // Counts down the places of users that were never spawned (spawning
@@ -147,9 +184,11 @@ class scenario_run {
   [[nodiscard]] double rate() const noexcept { return pace_ ? pace_->peak() : 0; }
 
   /// The timeline, once the users have been joined: each second of the
-  /// window with the users and the rate in force at its middle.
-  [[nodiscard]] std::vector<timeline_second> timeline() const {
-    const double length_s = std::chrono::duration<double>(length_).count();
+  /// window's first `covered` (all of it, or up to a stop) with the users
+  /// and the rate in force at its middle. Sized by what ran, not by what
+  /// was planned: a run of -d 1000h stopped after a second has 1 second.
+  [[nodiscard]] std::vector<timeline_second> timeline(nanoseconds covered) const {
+    const double length_s = std::chrono::duration<double>(std::min(covered, length_)).count();
     auto seconds = rec_.timeline(static_cast<std::size_t>(std::ceil(length_s)));
     for (timeline_second& s : seconds) {
       const double t = static_cast<double>(s.t);
@@ -163,6 +202,36 @@ class scenario_run {
   [[nodiscard]] const recorder& recorded() const noexcept { return rec_; }
 
  private:
+  // Calls fn(vu); with stages in the closed model, only until the ramp
+  // takes the user out: true if a wait was still going on then (it threw
+  // weft::cancelled inside fn). A function that returns or throws first is
+  // not affected, and a weft::timeout_error of its own (from a
+  // with_timeout inside it) passes through as any exception it throws.
+  bool call(const std::function<void(virtual_user&)>& fn, virtual_user& vu) const {
+    const auto now = steady::now();
+    const auto out = crowd_ ? crowd_->stops(vu.index(), now - start_) : std::nullopt;
+    if (!out || saturating_add(start_, *out) >= end_) {
+      fn(vu);
+      return false;
+    }
+    std::exception_ptr thrown;  // by fn itself: kept apart from our own timeout
+    try {
+      weft::with_timeout(saturating_add(start_, *out) - now, [&] {
+        try {
+          fn(vu);
+        } catch (const weft::cancelled&) {
+          throw;  // ours (or the fiber's): with_timeout tells which
+        } catch (...) {
+          thrown = std::current_exception();
+        }
+      });
+    } catch (const weft::timeout_error&) {
+      return true;
+    }
+    if (thrown) std::rethrow_exception(thrown);
+    return false;
+  }
+
   void open(steady::time_point start, nanoseconds duration) {
     start_ = start;
     rec_.begin(start);
@@ -206,6 +275,10 @@ bool virtual_user::wait_until_included() {
   return false;
 }
 
+bool virtual_user::over() const {
+  return clock::now() >= end_ || this_fiber::cancellation_requested();
+}
+
 bool virtual_user::next_iteration() {
   if (pace_ != nullptr) {
     // This user's share of the schedule: requests u, u + N, u + 2N, ...
@@ -227,10 +300,12 @@ virtual_user::measurement virtual_user::measure() {
   const auto start =
       unclaimed_start_ != steady::time_point::min() ? unclaimed_start_ : steady::now();
   unclaimed_start_ = steady::time_point::min();
+  measuring_ = true;
   return measurement(*this, start);
 }
 
 void virtual_user::measurement::done(int status, std::uint64_t bytes) {
+  vu_.measuring_ = false;
   const auto now = steady::now();
   if (now >= vu_.end_) return;  // after the window: dropped
   const auto latency = std::chrono::duration_cast<nanoseconds>(now - start_).count();
@@ -239,6 +314,7 @@ void virtual_user::measurement::done(int status, std::uint64_t bytes) {
 }
 
 void virtual_user::error(error_kind kind) {
+  measuring_ = false;
   const auto now = steady::now();
   if (now < end_) rec_.error(kind, now);
 }
@@ -247,8 +323,12 @@ void virtual_user::connected() {
   if (!over()) rec_.connected();
 }
 
+void virtual_user::cancel_in_flight() {
+  if (std::exchange(measuring_, false)) rec_.cancelled();
+}
+
 steady::time_point virtual_user::deadline() const {
-  return std::min(saturating_add(steady::now(), options_.timeout), end_);
+  return saturating_add(steady::now(), options_.timeout);
 }
 
 report run_scenario(weft::runtime& rt, const scenario_options& options,
@@ -268,30 +348,44 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   }
   run.start();
 
-  // A fiber joins the users and then closes `done`; meanwhile this thread
-  // wakes once a second for the progress line.
+  // A fiber cancels the users at the end (or at a stop: the callback, on
+  // the thread that asks for it, closes `stop`), joins them and then
+  // closes `done`; meanwhile this thread wakes once a second for the
+  // progress line.
+  weft::channel<int> stop;
   weft::channel<int> done;
-  auto joiner = rt.spawn([&users, done]() mutable {
-    std::exception_ptr first;
+  weft::join_handle<std::optional<steady::time_point>> supervisor;
+  try {
+    supervisor = rt.spawn([&run, &users, stop, done]() mutable {
+      struct closer {
+        weft::channel<int>& ch;
+        ~closer() { ch.close(); }
+      } close_done{done};
+      return run.supervise(users, stop);
+    });
+  } catch (...) {  // no fiber for it: the users, which refer to `run`, end here
+    for (auto& u : users) u.cancel();
     for (auto& u : users) {
       try {
         u.join();
-      } catch (...) {
-        if (!first) first = std::current_exception();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): the spawn's failure is reported
       }
     }
-    done.close();
-    if (first) std::rethrow_exception(first);
-  });
-  int unused = 0;
-  while (done.recv_for(unused, std::chrono::seconds(1)) == weft::channel_status::timeout) {
-    if (progress) {
-      report so_far;
-      run.recorded().snapshot(so_far);
-      progress(so_far, std::chrono::duration<double>(steady::now() - run.started()).count());
+    throw;
+  }
+  {
+    const std::stop_callback on_stop(options.stop, [stop]() mutable { stop.close(); });
+    int unused = 0;
+    while (done.recv_for(unused, std::chrono::seconds(1)) == weft::channel_status::timeout) {
+      if (progress) {
+        report so_far;
+        run.recorded().snapshot(so_far);
+        progress(so_far, std::chrono::duration<double>(steady::now() - run.started()).count());
+      }
     }
   }
-  joiner.join();  // rethrows what escaped a user (the recorder's logic_error, say)
+  // Rethrows what escaped a user (the recorder's logic_error, say).
+  const std::optional<steady::time_point> stopped = supervisor.join();
 
   report r;
   r.target = options.name;
@@ -299,10 +393,14 @@ report run_scenario(weft::runtime& rt, const scenario_options& options,
   r.connections = run.users();
   r.rate = run.rate();
   r.workers = rt.workers();
-  r.duration_s = std::chrono::duration<double>(run.length()).count();
+  // The window that ran: all of it, or up to the stop.
+  const nanoseconds covered =
+      stopped ? std::max(nanoseconds::zero(), *stopped - run.started()) : run.length();
+  r.interrupted = stopped.has_value();
+  r.duration_s = std::chrono::duration<double>(covered).count();
   run.recorded().snapshot(r);
-  r.timeline = run.timeline();
-  r.rps = static_cast<double>(r.requests) / r.duration_s;
+  r.timeline = run.timeline(covered);
+  r.rps = r.duration_s > 0 ? static_cast<double>(r.requests) / r.duration_s : 0;
   return r;
 }
 

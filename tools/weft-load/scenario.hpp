@@ -27,13 +27,20 @@
 // Stages (stages.hpp): the closed model's users or the open model's rate
 // may follow a ramp instead of staying constant. A closed-model user past
 // the ramp's level finds next_iteration() false (its function returns, its
-// connections close) and is called afresh once the level includes it again.
+// connections close) and is called afresh once the level includes it again;
+// a user the ramp takes out while it waits (a request in flight) has that
+// wait cancelled (weft::with_timeout up to the moment it is taken out).
 //
 // The window: the duration starts once every user's fiber runs (the time
-// spawning them takes is not counted). Nothing that happens after its end
-// is recorded: a request in flight when the run ends is dropped, neither a
-// response nor an error, and an open-model iteration not yet due is not
-// started.
+// spawning them takes is not counted). At its end every user's fiber is
+// cancelled (join_handle::cancel(): its current wait throws
+// weft::cancelled, its locals, connections included, unwind), and so it is
+// when the run is stopped early (scenario_options::stop, Ctrl-C). A request
+// in flight then is counted as `cancelled`: neither a response nor an error
+// (the same for one a ramp-down cancels). Nothing that completes after the
+// end is recorded, and an open-model iteration not yet due is not started.
+// A user function may catch weft::cancelled to clean up, but should then
+// rethrow it (or return): next_iteration() is false from then on anyway.
 //
 // A user function that throws is counted as one error of kind `other` and
 // started again (a fresh call: its locals, connections included, are gone)
@@ -44,6 +51,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +83,10 @@ struct scenario_options {
   /// from 0 (`users` is not used: the stages' peak is the number of
   /// fibers); open model: the rate ramps from `rate`, carried by `users`.
   std::vector<stage> stages;
+  /// A stop requested (from any thread) ends the run early, as its end
+  /// does: the users are cancelled, and the report covers the time that ran
+  /// and says it was interrupted.
+  std::stop_token stop;
 };
 
 /// Called about once a second, on the thread that called run_scenario, with
@@ -119,6 +131,10 @@ class virtual_user {
   void error(error_kind kind);
   /// Records a connection opened.
   void connected();
+  /// Records the open measurement, if any (one measure() not yet done()
+  /// nor followed by error()), as cancelled in flight. Called by the run
+  /// when a cancellation ends the user's function.
+  void cancel_in_flight();
 
   /// The user's number, 0 .. users-1.
   [[nodiscard]] unsigned index() const noexcept { return index_; }
@@ -127,10 +143,11 @@ class virtual_user {
   [[nodiscard]] bool open_model() const noexcept { return options_.rate > 0; }
   /// The end of the run.
   [[nodiscard]] clock::time_point end() const noexcept { return end_; }
-  /// True once the run is over.
-  [[nodiscard]] bool over() const { return clock::now() >= end_; }
-  /// The deadline for an operation starting now: now + options().timeout,
-  /// but never past the end of the run.
+  /// True once the run is over (its end is past, or it was stopped: the
+  /// user's fiber is cancelled).
+  [[nodiscard]] bool over() const;
+  /// The deadline for an operation starting now: now + options().timeout
+  /// (the end of the run cancels the wait, see above).
   [[nodiscard]] clock::time_point deadline() const;
 
   virtual_user(const virtual_user&) = delete;
@@ -158,8 +175,9 @@ class virtual_user {
   clock::time_point end_;
   const ramp* pace_;
   const ramp* crowd_;
-  double next_arrival_;   ///< open model: the number of this user's next request in the schedule
-  bool removed_ = false;  ///< see take_removed()
+  double next_arrival_;     ///< open model: the number of this user's next request in the schedule
+  bool removed_ = false;    ///< see take_removed()
+  bool measuring_ = false;  ///< a measure() not yet done() nor failed
   /// Open model: the current iteration's intended start until its first
   /// measure(); otherwise time_point::min() (a measurement starts now).
   clock::time_point unclaimed_start_ = clock::time_point::min();

@@ -96,23 +96,35 @@ unsigned ramp::most_users() const noexcept {
   return static_cast<unsigned>(std::floor(peak_ + slack));
 }
 
-std::optional<ramp::duration> ramp::starts(unsigned index, duration from) const noexcept {
-  // User `index` runs where the level is at least index + 1 (less the slack).
-  const double needed = index + 1.0 - slack / 2;
+std::optional<ramp::duration> ramp::crossing(double level, bool rising,
+                                             duration from) const noexcept {
+  // The level is piecewise linear: the first segment past `from` that is
+  // on the wanted side of `level` at its start, or crosses it, says when.
+  const auto wanted = [&](double v) { return rising ? v >= level : v < level; };
   const double from_s = to_seconds(from);
   for (const segment& g : segments_) {
     const double end = g.begin_s + g.length_s;
     if (end <= from_s) continue;
     const double t0 = std::max(g.begin_s, from_s);
     const double v0 = g.from + (g.to - g.from) * (t0 - g.begin_s) / g.length_s;
-    if (v0 >= needed) return to_duration(t0);
-    if (g.to >= needed && g.to > v0) {
+    if (wanted(v0)) return to_duration(t0);
+    if (wanted(g.to) && g.to != v0) {
       // +1 ns: past the rounding of the crossing, never before it.
-      return to_duration(g.begin_s + g.length_s * (needed - g.from) / (g.to - g.from)) +
-             duration(1);
+      return to_duration(g.begin_s + g.length_s * (level - g.from) / (g.to - g.from)) + duration(1);
     }
   }
   return std::nullopt;
+}
+
+std::optional<ramp::duration> ramp::starts(unsigned index, duration from) const noexcept {
+  // User `index` runs where the level is at least index + 1 (less the slack).
+  return crossing(index + 1.0 - slack / 2, true, from);
+}
+
+std::optional<ramp::duration> ramp::stops(unsigned index, duration from) const noexcept {
+  // It stops where the level falls below index + 1 less the slack that
+  // users_at() allows.
+  return crossing(index + 1.0 - slack, false, from);
 }
 
 std::optional<ramp::duration> ramp::arrival(double n) const noexcept {

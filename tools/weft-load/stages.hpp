@@ -61,11 +61,19 @@ class ramp {
   /// Closed model: the first time at or after `from` at which user `index`
   /// runs, or nothing if it never does again.
   [[nodiscard]] std::optional<duration> starts(unsigned index, duration from) const noexcept;
+  /// Closed model: the first time at or after `from` at which user `index`
+  /// no longer runs, or nothing if it runs to the end.
+  [[nodiscard]] std::optional<duration> stops(unsigned index, duration from) const noexcept;
   /// Open model: when the `n`-th request is due (n = 0, 1, ...): the time
   /// at which the integral of the rate reaches n; nothing if after the end.
   [[nodiscard]] std::optional<duration> arrival(double n) const noexcept;
 
  private:
+  /// The first time at or after `from` at which the level is at least
+  /// `level` (`rising`) or below it (otherwise), or nothing if never.
+  [[nodiscard]] std::optional<duration> crossing(double level, bool rising,
+                                                 duration from) const noexcept;
+
   struct segment {
     double begin_s;  ///< start, seconds after the start of the run
     double length_s;

@@ -15,8 +15,14 @@ namespace weft::load {
 
 namespace {
 
-// Reads the whole of `path`; nothing if it cannot be opened (errno says why).
+// Reads the whole of `path`; nothing if it cannot be opened or is a
+// directory (which opens, and reads as empty, on Linux), errno says why.
 std::optional<std::string> slurp(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    errno = EISDIR;
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -1,11 +1,11 @@
 # Registers the weft-load tests (tests/weft_load_*_test.cpp); included from
 # tests/CMakeLists.txt. They link weft_load_core, so they run in every
 # configuration, sanitized ones included (where the presets turn
-# WEFT_BUILD_TOOLS off); when the tool is built too, the run test also runs
-# the weft-load binary.
+# WEFT_BUILD_TOOLS off); when the tool is built too, the run and cancel tests
+# also run the weft-load binary.
 include(${CMAKE_CURRENT_LIST_DIR}/core.cmake)
 
-foreach(part html parse report run scenario stages targets timeline tls)
+foreach(part cancel html parse report run scenario stages targets timeline tls)
   weft_add_test(weft_load_${part}_test weft_load_${part}_test.cpp)
   target_link_libraries(weft_load_${part}_test PRIVATE weft_load_core)
 endforeach()
@@ -17,6 +17,9 @@ target_link_libraries(weft_load_html_test PRIVATE ZLIB::ZLIB)
 if(WEFT_BUILD_TOOLS)
   # The target is defined later, by tools/CMakeLists.txt: both the
   # dependency and the generator expression resolve at generation time.
-  add_dependencies(weft_load_run_test weft-load)
-  target_compile_definitions(weft_load_run_test PRIVATE WEFT_LOAD_EXE="$<TARGET_FILE:weft-load>")
+  foreach(part cancel run)
+    add_dependencies(weft_load_${part}_test weft-load)
+    target_compile_definitions(weft_load_${part}_test PRIVATE
+                               WEFT_LOAD_EXE="$<TARGET_FILE:weft-load>")
+  endforeach()
 endif()

@@ -205,8 +205,12 @@ int tls_stream::drive(Op op, clock::time_point deadline, tls_failure step) {
         break;
       case SSL_ERROR_ZERO_RETURN:  // close_notify
         return 0;
-      default:  // SSL_ERROR_WANT_WRITE: the pair was full, flush() drained it
+      case SSL_ERROR_WANT_WRITE:  // the pair was full, flush() drained it
         break;
+      default:
+        // WANT_X509_LOOKUP, WANT_ASYNC, ...: callbacks and engines this
+        // code never installs. Retrying would spin without waiting.
+        throw tls_error(step, "TLS error: unexpected SSL_get_error() " + std::to_string(err));
     }
   }
 }
