@@ -95,18 +95,16 @@ TEST_P(Timeout, ACancelOfTheFiberWinsOverATimeout) {
 
 TEST_P(Timeout, ShieldInsideATimeoutWaitsToTheEnd) {
   weft::channel<int> later(0);
-  auto sender = rt.spawn([&] {
-    weft::this_fiber::sleep_for(20ms);
-    later.send(4);
-  });
-  const int v = rt.block_on([&] {
-    return weft::with_timeout(1ms, [&] {
+  // The time is out before the wait starts: unshielded, recv would throw.
+  auto receiver = rt.spawn([&] {
+    return weft::with_timeout(0ms, [&] {
       weft::cancellation_shield shield;
-      return later.recv().value();  // not interrupted by the timeout
+      return later.recv().value();
     });
   });
-  EXPECT_EQ(v, 4);
-  sender.join();
+  wait_until_parked(rt, 1, weft::wait_kind::channel_recv);
+  rt.block_on([&] { later.send(4); });
+  EXPECT_EQ(receiver.join(), 4);
 }
 
 TEST_P(Timeout, FromAPlainThread) {

@@ -4,10 +4,11 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+
+#include "weft/detail/call_result.hpp"
 
 namespace weft {
 
@@ -48,23 +49,16 @@ std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...> blocking(F&& fn, A&&..
   struct call {
     std::decay_t<F> fn;
     std::tuple<std::decay_t<A>...> args;
-    std::conditional_t<
-        std::is_void_v<R>, bool,
-        std::optional<std::conditional_t<std::is_reference_v<R>,
-                                         std::reference_wrapper<std::remove_reference_t<R>>, R>>>
-        result{};
+    detail::call_result<R> result;
     std::exception_ptr error;
   };
-  auto* c = new call{std::forward<F>(fn), {std::forward<A>(args)...}};
+  auto* c = new call{std::forward<F>(fn), {std::forward<A>(args)...}, {}, {}};
   detail::run_blocking(
       [](void* p) {
         auto& self = *static_cast<call*>(p);
         try {
-          if constexpr (std::is_void_v<R>) {
-            std::apply(std::move(self.fn), std::move(self.args));
-          } else {
-            self.result.emplace(std::apply(std::move(self.fn), std::move(self.args)));
-          }
+          self.result.run(
+              [&self]() -> R { return std::apply(std::move(self.fn), std::move(self.args)); });
         } catch (...) {
           self.error = std::current_exception();
         }
@@ -72,11 +66,7 @@ std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...> blocking(F&& fn, A&&..
       [](void* p) { delete static_cast<call*>(p); }, c);
   const std::unique_ptr<call> owner(c);
   if (c->error) std::rethrow_exception(c->error);
-  if constexpr (std::is_reference_v<R>) {
-    return static_cast<R>(c->result->get());
-  } else if constexpr (!std::is_void_v<R>) {
-    return std::move(*c->result);
-  }
+  return c->result.take();
 }
 
 }  // namespace weft

@@ -23,13 +23,13 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <limits>
-#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <type_traits>
 #include <utility>
+
+#include "weft/detail/call_result.hpp"
 
 namespace weft {
 
@@ -109,28 +109,12 @@ auto with_timeout(std::chrono::duration<Rep, Period> limit, F&& f) -> std::invok
   }
   struct call {
     F& fn;
-    std::conditional_t<
-        std::is_void_v<R>, bool,
-        std::optional<std::conditional_t<std::is_reference_v<R>,
-                                         std::reference_wrapper<std::remove_reference_t<R>>, R>>>
-        result{};
-  } c{f};
+    detail::call_result<R> result;
+  } c{f, {}};
   detail::run_with_timeout(
-      deadline_ns,
-      [](void* p) {
-        auto& self = *static_cast<call*>(p);
-        if constexpr (std::is_void_v<R>) {
-          std::invoke(self.fn);
-        } else {
-          self.result.emplace(std::invoke(self.fn));
-        }
-      },
+      deadline_ns, [](void* p) { static_cast<call*>(p)->result.run(static_cast<call*>(p)->fn); },
       &c);
-  if constexpr (std::is_reference_v<R>) {
-    return static_cast<R>(c.result->get());
-  } else if constexpr (!std::is_void_v<R>) {
-    return std::move(*c.result);
-  }
+  return c.result.take();
 }
 
 }  // namespace weft
