@@ -158,6 +158,49 @@ TEST(Generator, BodyAndConsumerKeepTheirCaughtExceptions) {
   }
 }
 
+// A body that yields inside a catch block while its consumer has caught
+// nothing (the inline fast path): the consumer sees no exception, the body
+// gets its own back, also on another thread, and a generator destroyed
+// there ends the catch block (no exception object leaks: ASan).
+TEST(Generator, ABodysCaughtExceptionStaysWithIt) {
+  const auto body = [](weft::yield_to<std::string>& yield) {
+    yield("before");
+    try {
+      throw std::runtime_error("body's");
+    } catch (const std::exception&) {
+      yield("inside the body's catch");
+      try {
+        throw;
+      } catch (const std::runtime_error& e) {
+        yield(e.what());
+        yield("still inside");
+      }
+    }
+    yield("after");
+  };
+  weft::generator<std::string> g(body);
+  EXPECT_EQ(g.next(), "before");
+  EXPECT_EQ(g.next(), "inside the body's catch");
+  EXPECT_EQ(std::current_exception(), nullptr);
+  EXPECT_EQ(std::uncaught_exceptions(), 0);
+  std::thread([&g] {  // the body goes on under another thread's consumer
+    EXPECT_EQ(g.next(), "body's");
+    EXPECT_EQ(std::current_exception(), nullptr);
+  })
+      .join();
+  EXPECT_EQ(g.next(), "still inside");
+  EXPECT_EQ(g.next(), "after");
+  EXPECT_EQ(g.next(), std::nullopt);
+  EXPECT_EQ(std::current_exception(), nullptr);
+
+  weft::generator<std::string> abandoned(body);
+  EXPECT_EQ(abandoned.next(), "before");
+  EXPECT_EQ(abandoned.next(), "inside the body's catch");
+  abandoned = weft::generator<std::string>(body);  // unwinds the first body in its catch
+  EXPECT_EQ(std::current_exception(), nullptr);
+  EXPECT_EQ(abandoned.next(), "before");
+}
+
 TEST(Generator, BadStackSizeIsRejectedByName) {
   try {
     weft::generator<int> g([](weft::yield_to<int>&) {}, 100);

@@ -7,20 +7,7 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define WEFT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WEFT_TSAN 1
-#endif
-#endif
+#include "weft/detail/generator_core.hpp"
 
 #ifdef WEFT_ASAN
 #include <sanitizer/asan_interface.h>
@@ -131,6 +118,23 @@ context_handle make_context(void* top, std::size_t size) noexcept {
 context_handle make_generator_context(void* top, std::size_t size) noexcept {
   return fctx::make_fcontext(top, size, &entry_trampoline<&generator_entry>);
 }
+
+// The generators' fast path (weft/detail/generator_core.hpp): straight to
+// jump_fcontext, whose result has the same layout, so that the switch adds
+// no frame. Unused where sanitizers need each switch announced.
+#if defined(__x86_64__)
+asm(".text\n\t"
+    ".globl weft_detail_generator_switch\n\t"
+    ".type weft_detail_generator_switch, @function\n"
+    "weft_detail_generator_switch:\n\t"
+    "jmp jump_fcontext@PLT\n\t"
+    ".size weft_detail_generator_switch, .-weft_detail_generator_switch");
+#else
+extern "C" generator_switch_result weft_detail_generator_switch(void* to, void* data) noexcept {
+  const fctx::transfer_t t = fctx::jump_fcontext(to, data);
+  return {t.fctx, t.data};
+}
+#endif
 
 transfer switch_context(context_handle to, const execution_stack& target, void* data,
                         bool leaving_forever) noexcept {

@@ -11,7 +11,33 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "weft/detail/exception_state.hpp"
+
+// WEFT_ASAN / WEFT_TSAN: this translation unit is built with AddressSanitizer
+// / ThreadSanitizer (GCC's and Clang's ways of saying so).
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT_TSAN 1
+#endif
+#endif
+
 namespace weft::detail {
+
+/// Whether a sanitizer must be told of every context switch (context.cpp).
+#if defined(WEFT_ASAN) || defined(WEFT_TSAN)
+inline constexpr bool switches_annotated = true;
+#else
+inline constexpr bool switches_annotated = false;
+#endif
 
 /// A suspended context: valid until resumed once.
 using context_handle = void*;
@@ -67,16 +93,6 @@ struct saved_registers {
 /// meanwhile. False where the layout is unknown (other than x86-64).
 bool read_saved_registers(context_handle ctx, saved_registers& out) noexcept;
 
-/// The C++ runtime's per-thread exception state (Itanium ABI
-/// __cxa_eh_globals: the stack of caught exceptions and the count of
-/// uncaught ones). A fiber that parks inside a catch block and resumes on
-/// another thread must take it along, or std::current_exception() and
-/// rethrow break and exception objects leak. Every context saves it before
-/// it switches away and restores it after it is resumed.
-struct exception_state {
-  void* caught = nullptr;
-  unsigned int uncaught = 0;
-};
 /// The calling thread's exception state block (__cxa_get_globals()); its
 /// address is fixed for the thread's lifetime, so a worker looks it up once.
 exception_state* thread_exception_state() noexcept;

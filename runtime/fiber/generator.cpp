@@ -3,10 +3,23 @@
 //
 // Switching. resume() switches from the consumer to the body's context
 // (started on first use), suspend() back; each side keeps the other's
-// context handle, renewed at every switch. The sanitizers are told of every
-// switch as for fibers (context.hpp), and the C++ exception state (the
-// caught exceptions) is kept per side, so a body that yields inside a catch
-// block and a consumer that resumes it inside another one both keep theirs.
+// context handle, renewed at every switch (both live in generator_core).
+// The common case, a plain thread consuming with no exception state on
+// either side, is inline in generator_core.hpp: one call of the context
+// switch from each side, no frame of ours around it. Everything else comes
+// here: the start, a fiber as consumer, the end, destruction, and builds
+// whose sanitizers are told of every switch as for fibers (context.hpp).
+//
+// Exception state. The C++ runtime's caught exceptions and uncaught count
+// (exception_state.hpp) are kept per side, so a body that yields inside a
+// catch block and a consumer that resumes it inside another one both keep
+// theirs. The invariant: the body runs with the thread's state holding its
+// own and nothing else; the consumer's is set aside while the body runs
+// (run_body(), or the fast path, which requires it to be empty). The body
+// suspends without looking at its state (a call per yield saved); the
+// consumer's side, back on the thread, sets aside whatever the body left
+// (keep_body_exceptions()) and turns the fast path off, and the body takes
+// it back in resumed_slow() the next time it runs.
 //
 // A fiber as the consumer. While the body runs, the consuming fiber *is*
 // the body as far as the scheduler can tell: if the body waits (a channel,
@@ -70,8 +83,6 @@ const plain_thread& this_plain_thread() {
   return this_thread;
 }
 
-bool any(const exception_state& e) noexcept { return e.caught != nullptr || e.uncaught != 0; }
-
 // The fiber that calls, if any: a frame on the calling thread's own stack
 // is not a fiber's (fibers run on stacks of their own), which spares the
 // look-up of the worker on a plain thread.
@@ -97,15 +108,23 @@ struct generator_core::state {
   generator_core* core;
   fiber_stack stack;
   void* tsan_fiber = nullptr;
-  context_handle body_context = nullptr;      ///< the suspended body; null before its start
-  context_handle consumer_context = nullptr;  ///< the consumer, while the body runs
-  execution_stack consumer;                   ///< the consumer's stack, for the switch back
-  exception_state body_exceptions{};          ///< the body's, while the consumer runs
-  cancel_frame body_cancel{};  ///< the body's timeout scopes and shields, while suspended
-  std::exception_ptr error;    ///< what the body threw, for resume() to rethrow
+  execution_stack consumer;           ///< the consumer's stack, for the switch back
+  exception_state body_exceptions{};  ///< the body's, set aside while it is suspended
+  cancel_frame body_cancel{};         ///< the body's timeout scopes and shields, while suspended
+  std::exception_ptr error;           ///< what the body threw, for resume() to rethrow
   bool started = false;
   bool finished = false;
   bool unwinding = false;
+};
+
+// generator_entry() and the file's helpers reach the core's private part.
+struct generator_core_access {
+  static generator_core::state& state_of(generator_core& core) noexcept { return *core.state_; }
+  static void*& body_context(generator_core& core) noexcept { return core.body_context_; }
+  static void*& consumer_context(generator_core& core) noexcept { return core.consumer_context_; }
+  static void set_fast(generator_core& core, bool fast) noexcept {
+    core.fast_ = !switches_annotated && fast;
+  }
 };
 
 generator_core::generator_core(body_fn body, void* state_arg, std::size_t stack_size) {
@@ -131,8 +150,9 @@ generator_core::~generator_core() {
   state& s = *state_;
   if (s.started && !s.finished) {
     s.unwinding = true;
+    fast_ = false;
     try {
-      (void)resume();
+      (void)resume_slow();
     } catch (...) {
       // A destructor that threw while the body unwound: nobody to give it to.
     }
@@ -144,30 +164,39 @@ generator_core::~generator_core() {
 
 namespace {
 
-// Switches to the body until it suspends or returns; the consumer's side
-// of resume(), with `exceptions` the calling thread's exception state.
-// Mostly neither side has a caught exception: then nothing is swapped.
-void run_body(generator_core::state& s, exception_state*& exceptions, bool fiber_consumer) {
-  const exception_state consumer_exceptions = *exceptions;
-  const bool swapped = any(consumer_exceptions) || any(s.body_exceptions);
-  if (swapped) *exceptions = s.body_exceptions;
+// Sets aside what exception state the body left on the thread it
+// suspended on (the fast path lets it leave some) until it next runs
+// (generator_core::resumed_slow()); the consumer gets the thread back empty.
+void keep_body_exceptions(generator_core& core, generator_core::state& s, exception_state& thread) {
+  if (thread.empty()) [[likely]]
+    return;
+  s.body_exceptions = std::exchange(thread, exception_state{});
+  generator_core_access::set_fast(core, false);
+}
+
+// The consumer's side of a slow switch to the body, until it suspends or
+// returns. The body runs with the thread's exception state empty but for
+// its own; the consumer's is set aside and put back afterwards, on the
+// thread the consumer is then on.
+void run_body(generator_core& core, generator_core::state& s) {
+  exception_state* exceptions = thread_exception_state();
+  const exception_state consumers = std::exchange(*exceptions, exception_state{});
+  void*& body_context = generator_core_access::body_context(core);
   if (!s.started) [[unlikely]] {
     s.started = true;
-    s.body_context = make_generator_context(s.stack.top(), s.stack.size);
+    body_context = make_generator_context(s.stack.top(), s.stack.size);
   }
-  const transfer t = switch_context(
-      s.body_context, execution_stack{s.stack.bottom, s.stack.size, s.tsan_fiber}, &s);
+  const transfer t =
+      switch_context(body_context, execution_stack{s.stack.bottom, s.stack.size, s.tsan_fiber}, &s);
   // Back, perhaps on another thread (a fiber whose body parked).
-  s.body_context = t.from;
-  if (fiber_consumer) exceptions = thread_exception_state();
-  if (swapped || any(*exceptions)) {
-    s.body_exceptions = *exceptions;
-    *exceptions = consumer_exceptions;
-  }
+  body_context = t.from;
+  exceptions = thread_exception_state();
+  keep_body_exceptions(core, s, *exceptions);
+  *exceptions = consumers;
 }
 
 // resume() for a fiber: it runs the body as itself (see the top of this file).
-[[gnu::noinline]] void run_body_in_fiber(generator_core::state& s, fiber& consumer) {
+void run_body_in_fiber(generator_core& core, generator_core::state& s, fiber& consumer) {
   const fiber_stack consumer_stack = consumer.stack;
   void* const consumer_tsan = consumer.tsan_fiber;
   s.consumer = execution_stack{consumer_stack.bottom, consumer_stack.size, consumer_tsan};
@@ -179,8 +208,7 @@ void run_body(generator_core::state& s, exception_state*& exceptions, bool fiber
   const cancel_frame consumer_cancel = consumer.cancel;
   consumer.cancel = s.body_cancel;
   consumer.cancel.enclosing = &consumer_cancel;
-  exception_state* exceptions = thread_exception_state();
-  run_body(s, exceptions, true);
+  run_body(core, s);
   s.body_cancel = consumer.cancel;
   consumer.cancel = consumer_cancel;
   consumer.stack = consumer_stack;
@@ -189,35 +217,74 @@ void run_body(generator_core::state& s, exception_state*& exceptions, bool fiber
 
 }  // namespace
 
-bool generator_core::resume() {
-  state& s = *state_;
-  if (s.finished) return false;
-  const plain_thread& thread = this_plain_thread();
-  if (fiber* const consumer = calling_fiber(thread)) {
-    run_body_in_fiber(s, *consumer);
-  } else {
-    s.consumer = thread.stack;
-    exception_state* exceptions = thread.exceptions;
-    run_body(s, exceptions, false);
-  }
+namespace {
+
+// The consumer's side after the body suspended or returned, its exception
+// state settled: rethrows what the body threw; false once it has ended.
+bool body_outcome(generator_core::state& s) {
   if (s.error) [[unlikely]]
     std::rethrow_exception(std::exchange(s.error, nullptr));
   return !s.finished;
 }
 
-void generator_core::suspend() {
+}  // namespace
+
+bool generator_core::resume_slow() {
   state& s = *state_;
-  const transfer t = switch_context(s.consumer_context, s.consumer, &s);
-  s.consumer_context = t.from;
+  if (s.finished) return false;
+  const plain_thread& thread = this_plain_thread();
+  if (fiber* const consumer = calling_fiber(thread)) {
+    run_body_in_fiber(*this, s, *consumer);
+  } else {
+    plain_thread_exceptions = thread.exceptions;
+    s.consumer = thread.stack;
+    run_body(*this, s);
+  }
+  return body_outcome(s);
+}
+
+// The fast path's consumer side (a plain thread with an empty exception
+// state) when the body did not simply yield: it left exception state behind
+// or it ended.
+bool generator_core::finish_resume() {
+  state& s = *state_;
+  keep_body_exceptions(*this, s, *thread_exception_state());
+  return body_outcome(s);
+}
+
+// The body's side of a switch under a sanitizer (no fast path): as
+// run_body() for the consumer, the body's exception state is set aside
+// while it is suspended.
+void generator_core::suspend_slow() {
+  state& s = *state_;
+  exception_state* exceptions = thread_exception_state();
+  const exception_state bodys = std::exchange(*exceptions, exception_state{});
+  const transfer t = switch_context(consumer_context_, s.consumer, &s);
+  consumer_context_ = t.from;
+  // Resumed, perhaps on another thread (the consumer may have moved),
+  // whose exception state the consumer's side left empty.
+  *thread_exception_state() = bodys;
   if (s.unwinding) throw forced_unwind{};
+}
+
+// The body's side after a fast suspend, resumed with the fast path off:
+// its exception state was set aside (keep_body_exceptions()), or the
+// generator is being destroyed.
+void generator_core::resumed_slow() {
+  state& s = *state_;
+  *thread_exception_state() = std::exchange(s.body_exceptions, exception_state{});
+  if (s.unwinding) throw forced_unwind{};
+  fast_ = !switches_annotated;
 }
 
 [[noreturn]] void generator_entry(transfer t) noexcept {
   auto& s = *static_cast<generator_core::state*>(t.data);
-  s.consumer_context = t.from;
+  generator_core& core = *s.core;
+  generator_core_access::consumer_context(core) = t.from;
   if (!s.unwinding) {
+    generator_core_access::set_fast(core, true);
     try {
-      s.body(s.arg, *s.core);
+      s.body(s.arg, core);
     } catch (const forced_unwind&) {
       // Destroyed while suspended: the stack is unwound, nothing to report.
     } catch (...) {
@@ -225,7 +292,8 @@ void generator_core::suspend() {
     }
   }
   s.finished = true;
-  (void)switch_context(s.consumer_context, s.consumer, &s, true);
+  generator_core_access::set_fast(core, false);
+  (void)switch_context(generator_core_access::consumer_context(core), s.consumer, &s, true);
   __builtin_unreachable();
 }
 
