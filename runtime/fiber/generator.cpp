@@ -236,7 +236,9 @@ bool generator_core::resume_slow() {
   if (fiber* const consumer = calling_fiber(thread)) {
     run_body_in_fiber(*this, s, *consumer);
   } else {
-    plain_thread_exceptions = thread.exceptions;
+    // Not on a worker's own stack either (its scheduler code), or its
+    // fibers would take the fast path.
+    if (worker::current() == nullptr) plain_thread_exceptions = thread.exceptions;
     s.consumer = thread.stack;
     run_body(*this, s);
   }

@@ -32,8 +32,8 @@ extern "C" generator_switch_result weft_detail_generator_switch(void* to, void* 
 /// The calling thread's C++ exception state, set by the first resume on a
 /// thread that is not a weft worker (a worker's stays null: a fiber as
 /// consumer takes the slow path). A plain thread's frames never move to
-/// another thread, so the consumer may keep the pointer across a switch;
-/// the body, which may, never reads it.
+/// another thread, so the consumer may read it across a switch; the body,
+/// which may move, never reads it.
 inline thread_local constinit exception_state* plain_thread_exceptions = nullptr;
 
 class generator_core {
@@ -53,11 +53,12 @@ class generator_core {
   /// Runs the body until it suspends (true) or returns (false); rethrows
   /// what the body threw. From the consumer's side only.
   bool resume() {
-    exception_state* const exceptions = plain_thread_exceptions;
-    if (fast_ && exceptions != nullptr && exceptions->empty()) [[likely]] {
+    if (fast_ && plain_thread_exceptions != nullptr && plain_thread_exceptions->empty())
+        [[likely]] {
       body_context_ = weft_detail_generator_switch(body_context_, nullptr).from;
-      // The body suspended at a yield and left no exception state behind.
-      if (fast_ && exceptions->empty()) [[likely]]
+      // The body suspended at a yield and left no exception state behind
+      // (read again rather than kept in a register across the switch).
+      if (fast_ && plain_thread_exceptions->empty()) [[likely]]
         return true;
       return finish_resume();
     }
