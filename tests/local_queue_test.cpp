@@ -151,8 +151,9 @@ struct contention_plan {
   std::size_t gated = 0;  // Pushed before the thieves are let loose.
   // Then, for each burst: push that many items and pop one.
   std::vector<std::size_t> bursts;
-  // Take every other item out of the middle with peek_at() + remove_at() (an inline join's
-  // claim) instead of pop(), as deep as this (0: pop only).
+  // Take every other item out of the middle with peek_at() + take_at() (an inline join's
+  // claim) instead of pop(), as deep as this (0: pop only). The holes it leaves come out of
+  // pop() and steal() as nullptr and are skipped.
   std::int64_t remove_depth = 0;
 };
 
@@ -199,8 +200,10 @@ contention_outcome run_owner_vs_thieves(const contention_plan& plan) {
         const bool owner_done = done.load(std::memory_order_acquire);
         const steal_result<item*> r = stealer.steal();
         if (r.status == steal_status::success) {
-          take(r.value, bad);
-          ++mine;
+          if (r.value != nullptr) {  // not a hole
+            take(r.value, bad);
+            ++mine;
+          }
           continue;
         }
         if (r.status == steal_status::empty && owner_done) break;
@@ -226,13 +229,15 @@ contention_outcome run_owner_vs_thieves(const contention_plan& plan) {
             ? static_cast<std::int64_t>(removals++ % 2 ? next % plan.remove_depth : 0)
             : 0;
     if (depth > 0) {
-      if (const std::optional<item*> v = owner.peek_at(depth); v && owner.remove_at(depth, true)) {
+      if (const std::optional<item*> v = owner.peek_at(depth);
+          v && *v != nullptr && owner.take_at(depth, true)) {
         take(*v, owner_bad);
         ++out.by_owner;
         return true;
       }
     }
-    if (const std::optional<item*> v = owner.pop()) {
+    while (const std::optional<item*> v = owner.pop()) {
+      if (*v == nullptr) continue;  // a hole
       take(*v, owner_bad);
       ++out.by_owner;
       return true;
@@ -282,9 +287,9 @@ INSTANTIATE_TEST_SUITE_P(ThiefCounts, OwnerVsThieves, ::testing::Values(1, 2, 4,
                            return std::to_string(param_info.param) + "Thieves";
                          });
 
-// remove_at() racing thieves: an element taken out of the middle is never also stolen, and the
-// elements moved down a place are still taken exactly once.
-TEST_P(OwnerVsThieves, RemovalsFromTheMiddleTakeEveryElementExactlyOnce) {
+// take_at() racing thieves: an element taken out of the middle is never also stolen, and the
+// others are still taken exactly once.
+TEST_P(OwnerVsThieves, TakingFromTheMiddleTakesEveryElementExactlyOnce) {
   contention_plan plan;
   plan.thieves = GetParam();
   plan.bursts.assign(6000, 5);  // Push 5, take 1: 30000 items.
@@ -292,19 +297,22 @@ TEST_P(OwnerVsThieves, RemovalsFromTheMiddleTakeEveryElementExactlyOnce) {
   run_owner_vs_thieves<256>(plan);
 }
 
-TEST(LocalQueue, RemoveAtKeepsTheOrderOfTheRest) {
+TEST(LocalQueue, TakeAtLeavesAHoleAndTheRestInPlace) {
   local_queue<value_t, 4> q;  // grows while filled
   auto owner = q.owner_handle();
   for (value_t v = 1; v <= 6; ++v) owner.push(v);
+  EXPECT_EQ(owner.next_index(), 6);
   EXPECT_EQ(owner.peek_at(0), std::optional<value_t>(6));
   EXPECT_EQ(owner.peek_at(3), std::optional<value_t>(3));
   EXPECT_EQ(owner.peek_at(6), std::nullopt);
-  ASSERT_TRUE(owner.remove_at(3, true));   // takes 3
-  ASSERT_TRUE(owner.remove_at(0, false));  // takes 6 (no thieves: no handshake)
-  EXPECT_EQ(owner.size_estimate(), 4u);
+  ASSERT_TRUE(owner.take_at(3, true));                     // takes 3
+  ASSERT_TRUE(owner.take_at(0, false));                    // takes 6 (no thieves: no handshake)
+  EXPECT_EQ(owner.peek_at(3), std::optional<value_t>(0));  // a hole, in place
+  EXPECT_EQ(owner.peek_at(2), std::optional<value_t>(4));  // the others keep their places
+  EXPECT_EQ(owner.next_index(), 6);
   auto stealer = q.stealer_handle();
   EXPECT_EQ(stealer.steal().value, 1u);  // oldest first from the top
-  for (value_t v : {5u, 4u, 2u}) EXPECT_EQ(owner.pop(), std::optional<value_t>(v));
+  for (value_t v : {0u, 5u, 4u, 0u, 2u}) EXPECT_EQ(owner.pop(), std::optional<value_t>(v));
   EXPECT_EQ(owner.pop(), std::nullopt);
 }
 

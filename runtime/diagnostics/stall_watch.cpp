@@ -152,7 +152,7 @@ void stall_watch::warn(unsigned index, std::int64_t stalled_ns) {
     std::uintptr_t low = 0, high = 0;
     if (f != nullptr) {
       out << "fiber " << f->id;
-      if (!f->name.empty()) out << " \"" << f->name << '"';
+      if (!f->name().empty()) out << " \"" << f->name() << '"';
       low = reinterpret_cast<std::uintptr_t>(f->stack.bottom);
       high = reinterpret_cast<std::uintptr_t>(f->stack.top());
     } else {

@@ -160,7 +160,7 @@ void run_begin(fiber& f, unsigned worker) noexcept {
       b.events.push_back(event{event_kind::flow_end, wait_kind::none, 0, now, 0, f.id,
                                std::exchange(f.trace_flow, 0)});
     }
-    if (!f.name.empty() && b.named.insert(f.id).second) b.names.emplace_back(f.id, f.name);
+    if (!f.name().empty() && b.named.insert(f.id).second) b.names.emplace_back(f.id, f.name());
   });
 }
 

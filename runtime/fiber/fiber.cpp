@@ -154,7 +154,7 @@ void report_escaped_exception(const fiber& f) noexcept {
   } catch (...) {
   }
   std::fprintf(stderr, "weft: detached fiber %llu \"%s\" exited with an uncaught exception: %s\n",
-               static_cast<unsigned long long>(f.id), f.name.c_str(), what.c_str());
+               static_cast<unsigned long long>(f.id), f.name_c_str(), what.c_str());
   std::fflush(stderr);
   std::abort();
 }
@@ -176,7 +176,7 @@ fiber_allocation allocate_fiber(runtime_core& core, const spawn_options* opts,
   void* block = allocate_block(header + task_size, align);
   fiber* f;
   try {
-    f = ::new (block) fiber(core, next_fiber_id(), opts ? opts->name : std::string(), stack);
+    f = ::new (block) fiber(core, next_fiber_id(), opts ? &opts->name : nullptr, stack);
   } catch (...) {
     free_block(block, header + task_size, align);
     throw;

@@ -28,8 +28,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stop_token>
 #include <string>
+#include <string_view>
 
 #include "fiber/cancellation.hpp"
 #include "fiber/context.hpp"
@@ -51,9 +53,26 @@ enum class run_state : std::uint8_t { created, ready, running, parked, done };
 enum join_bit : std::uint32_t { finished = 1, has_joiner = 2, detached = 4 };
 
 struct fiber {
-  fiber(runtime_core& owner, std::uint64_t fiber_id, std::string fiber_name,
-        std::size_t requested_stack) noexcept
-      : core(owner), id(fiber_id), stack_request(requested_stack), name(std::move(fiber_name)) {}
+  /// `given_name`: nullptr or empty for an unnamed fiber (the usual case,
+  /// which allocates nothing for it).
+  fiber(runtime_core& owner, std::uint64_t fiber_id, const std::string* given_name,
+        std::size_t requested_stack)
+      : core(owner),
+        id(fiber_id),
+        stack_request(requested_stack),
+        name_storage(given_name && !given_name->empty()
+                         ? std::make_unique<const std::string>(*given_name)
+                         : nullptr) {}
+
+  /// The name given at spawn; empty if none.
+  [[nodiscard]] std::string_view name() const noexcept {
+    return name_storage ? std::string_view(*name_storage) : std::string_view();
+  }
+  /// The same, NUL-terminated (for the stack-overflow report, which cannot
+  /// build strings).
+  [[nodiscard]] const char* name_c_str() const noexcept {
+    return name_storage ? name_storage->c_str() : "";
+  }
 
   // Fields are grouped by who touches them and when, small ones packed
   // together: every spawn writes the whole record, so padding costs time.
@@ -86,7 +105,10 @@ struct fiber {
   // ---- identity (immutable after spawn)
   const std::uint64_t id;
   const std::size_t stack_request;  ///< 0: the runtime's default
-  const std::string name;
+  /// The name, out of line: most fibers have none, and an inline
+  /// std::string would make every record 24 bytes longer and every spawn
+  /// construct and destroy one.
+  const std::unique_ptr<const std::string> name_storage;
 
   /// The worker that runs it or ran it last (written at each resume).
   std::atomic<std::uint32_t> last_worker{0};
@@ -137,6 +159,12 @@ struct fiber {
   fiber* registry_next = nullptr;
   fiber* ended_next = nullptr;  ///< link in the shard's stack of fibers that ended elsewhere
   std::uint32_t registry_shard = 0;
+
+  // ---- spawn entry (worker.hpp, "Spawn entries")
+  /// The low 32 bits of the deque index its spawn entry was pushed at, on
+  /// the worker `spawn_worker`: a joiner there finds the entry without a
+  /// search (an entry keeps its index). Written before the push.
+  std::uint32_t spawn_slot = 0;
 };
 
 inline bool cancellation_pending(const fiber& f) noexcept {

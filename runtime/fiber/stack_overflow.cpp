@@ -71,7 +71,7 @@ void on_fault(int sig, siginfo_t* info, void* context) {
     text.add("weft: stack overflow in fiber ");
     text.add(f->id);
     text.add(" \"");
-    text.add(f->name.c_str());
+    text.add(f->name_c_str());
     text.add("\" (stack ");
     const std::size_t requested =
         f->stack_request != 0 ? f->stack_request : f->core.stacks.default_size();

@@ -8,10 +8,10 @@
 // body that often runs for less than those. So join() (join_fiber) runs the
 // child right there, when all of these hold:
 //   - the child was never started, and its spawn entry is in the deque of
-//     the worker the joiner runs on (claim_unstarted takes it from there:
-//     an entry within 16 of the bottom is taken out, pop() or remove_at();
-//     one deeper in, or within a thief's reach, is claimed and left as a
-//     tombstone, worker.hpp "Spawn entries");
+//     the worker the joiner runs on (claim_unstarted takes it from there,
+//     found at the index it was pushed at: pop() at the bottom, else
+//     take_at(), which leaves a hole; one within a thief's reach is claimed
+//     and left as a tombstone, worker.hpp "Spawn entries");
 //   - the room left on the joiner's stack, below its current frame, is at
 //     least the child's own stack size (plus a margin for the frames of the
 //     inline run itself): a child never gets less stack than it asked for.

@@ -182,7 +182,7 @@ class local_queue {
 
     // Owner thread only. The element `depth` places above the bottom one (0: the one pop() would
     // return), without taking it; nullopt if the queue looks shorter. A hint: a thief may take it
-    // meanwhile (what the owner does next, pop() or remove_at(), settles that).
+    // meanwhile (what the owner does next, pop() or take_at(), settles that).
     std::optional<T> peek_at(std::int64_t depth) const noexcept {
       local_queue& q = *queue_;
       // Relaxed: only the owner writes bottom, the buffer pointer and the slots; a stale top only
@@ -220,30 +220,40 @@ class local_queue {
       q.bottom_.store(b - dropped, std::memory_order_release);
       return dropped;
     }
-    // Owner thread only. Removes the element `depth` places above the bottom one (seen with
-    // peek_at()), moving the `depth` newer ones down a place, so the order of the rest is kept;
-    // returns false, changing nothing, if a thief may reach it. `thieves` false: nobody else
-    // steals from this queue (no handshake needed).
-    bool remove_at(std::int64_t depth, bool thieves) {
+    // Owner thread only. Takes the element `depth` places above the bottom one (seen with
+    // peek_at()) and leaves T{} in its place, a hole that pop() and steal() return like any
+    // element (the caller's T needs a value that means "nothing"); the others keep their
+    // places, so an index once pushed at stays the element's. Returns false, changing nothing,
+    // if a thief may reach it. `thieves` false: nobody else steals from this queue (no
+    // handshake needed).
+    bool take_at(std::int64_t depth, bool thieves) {
       local_queue& q = *queue_;
       // Relaxed: only the owner writes bottom and the buffer pointer.
       const std::int64_t b = q.bottom_.load(std::memory_order_relaxed);
       const std::int64_t i = b - 1 - depth;
-      if (thieves) {
-        // pop()'s handshake for [i, b): with top below i afterwards no thief can reach any index
-        // of the range, so the owner may rewrite its slots.
-        q.bottom_.store(i, std::memory_order_seq_cst);
-        if (q.top_.load(std::memory_order_seq_cst) >= i) {
-          q.bottom_.store(b, std::memory_order_release);  // as pop()'s restore
-          return false;
-        }
-      }
       ring* a = q.buffer_.load(std::memory_order_relaxed);
+      if (!thieves) {
+        a->store(i, T{});
+        return true;
+      }
+      // pop()'s handshake for [i, b): with top below i afterwards no thief can reach any index
+      // of the range, so the owner may rewrite its slot.
+      q.bottom_.store(i, std::memory_order_seq_cst);
+      if (q.top_.load(std::memory_order_seq_cst) >= i) {
+        q.bottom_.store(b, std::memory_order_release);  // as pop()'s restore
+        return false;
+      }
       // Relaxed: published by the release store of bottom below.
-      for (std::int64_t k = i; k < b - 1; ++k) a->store(k, a->load(k + 1));
-      // Release: thieves that read the new bottom see the moved slots.
-      q.bottom_.store(b - 1, std::memory_order_release);
+      a->store(i, T{});
+      // Release: thieves that read the restored bottom see the hole.
+      q.bottom_.store(b, std::memory_order_release);
       return true;
+    }
+    // Owner thread only. The index the next push() will use; an element keeps its index until
+    // it is taken (take_at() leaves a hole rather than moving the others).
+    [[nodiscard]] std::int64_t next_index() const noexcept {
+      // Relaxed: only the owner writes bottom.
+      return queue_->bottom_.load(std::memory_order_relaxed);
     }
     // Owner thread only. Number of elements; exact unless thieves are stealing concurrently.
     std::size_t size_estimate() const noexcept {

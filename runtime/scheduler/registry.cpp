@@ -186,7 +186,7 @@ void fiber_registry::unlink_ended(unsigned owner) noexcept {
 fiber_info fiber_registry::describe(const fiber& f) {
   fiber_info info;
   info.id = fiber_id(f.id);
-  info.name = f.name;
+  info.name = f.name();
   info.state = public_state(f.state.load(std::memory_order_acquire));
   info.waiting_on = f.waiting_on.load(std::memory_order_relaxed);
   // A joiner running a child inline stays `running` with its wait reason

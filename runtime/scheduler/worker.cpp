@@ -113,7 +113,9 @@ void worker::run() noexcept {
 void worker::push_local(fiber* f) { push_entry(f); }
 
 void worker::push_spawned(fiber* f) {
-  f->spawn_worker = index_;  // published by the push
+  // Both published by the push (a thief that takes the entry reads neither).
+  f->spawn_worker = index_;
+  f->spawn_slot = static_cast<std::uint32_t>(owner_.next_index());
   push_entry(as_spawn_entry(f));
 }
 
@@ -165,32 +167,36 @@ fiber* worker::accept_entry(fiber* entry, bool stolen) noexcept {
 
 fiber* worker::pop_own() noexcept {
   while (const auto entry = owner_.pop()) {
+    if (*entry == nullptr) {  // a hole (take_at)
+      holes_ = std::max<std::int64_t>(holes_ - 1, 0);
+      continue;
+    }
     if (fiber* f = accept_entry(*entry, false)) return f;
   }
-  tombstones_ = 0;  // the deque is empty
+  holes_ = tombstones_ = 0;  // the deque is empty
   return nullptr;
 }
 
 worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
   fiber* const entry = as_spawn_entry(&f);
   const bool thieves = core_.worker_count() > 1;
-  // Near the bottom (fork-join: the children of the running fiber), take
-  // the entry out: pop() for the bottom (fib: the child spawned last), else
-  // remove_at() (skynet joins its ten children oldest first), each one
-  // handshake with the thieves and no RMW; the record keeps no tombstone.
-  constexpr std::int64_t reach = 16;
-  for (std::int64_t depth = 0; depth < reach; ++depth) {
-    const auto e = owner_.peek_at(depth);
-    if (!e) break;
-    if (*e != entry) continue;
-    if (depth == 0) {
-      // pop() returns this entry, or nothing if a thief took it meanwhile.
-      return owner_.pop() ? spawn_claim::removed : spawn_claim::none;
+  // Where the entry was pushed (an entry keeps its index, take_at() leaves
+  // holes), as a distance from the bottom; modulo 2^32, so an entry already
+  // popped gives a huge one, which peek_at() finds out of range.
+  const std::uint32_t depth = static_cast<std::uint32_t>(owner_.next_index() - 1) - f.spawn_slot;
+  const auto seen = owner_.peek_at(depth);
+  if (seen && *seen == entry) {
+    // Take the entry out: pop() at the bottom (fib: the child spawned
+    // last), else take_at(), which leaves a hole (skynet joins its ten
+    // children oldest first); each one handshake with the thieves at most,
+    // no RMW, and the record keeps no tombstone.
+    if (depth == 0) return owner_.pop() ? spawn_claim::removed : spawn_claim::none;
+    if (owner_.take_at(depth, thieves)) {
+      ++holes_;
+      return spawn_claim::removed;
     }
-    if (owner_.remove_at(depth, thieves)) return spawn_claim::removed;
-    break;  // a thief may reach it: race it below
   }
-  // Deeper in the deque, or in a thief's hands: race it (accept_entry).
+  // Within a thief's reach, or in a thief's hands: race it (accept_entry).
   // Without other workers there is no thief: a store does.
   if (!thieves) {
     f.start_claimed.store(true, std::memory_order_relaxed);
@@ -202,22 +208,35 @@ worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
 }
 
 void worker::drop_claimed_tail() noexcept {
-  if (tombstones_ == 0) return;  // none left here since the count was last reset
-  // A thief may take, and free, a tombstone it can reach, so the records
-  // are looked at only once the range is out of reach (drop_newest_while).
+  if (holes_ == 0 && tombstones_ == 0) return;  // none left since the counts were last reset
+  // Holes need no look at a record, so with no tombstone about the bottom
+  // entry is peeked at first: most of the time (skynet, before its last
+  // child) it is a live one, and no handshake is needed. A thief may take,
+  // and free, a tombstone it can reach, so records are looked at only once
+  // the range is out of reach (drop_newest_while).
+  if (tombstones_ == 0) {
+    const auto bottom = owner_.peek_at(0);
+    if (!bottom || *bottom != nullptr) return;
+  }
   const bool thieves = core_.worker_count() > 1;
-  std::int64_t dropped = 0;
-  owner_.drop_newest_while(16, thieves, [&dropped](fiber* entry) {
+  std::int64_t holes = 0;
+  std::int64_t tombstones = 0;
+  owner_.drop_newest_while(dead_entries_reach, thieves, [&](fiber* entry) {
+    if (entry == nullptr) {
+      ++holes;
+      return true;
+    }
     if (!is_spawn_entry(entry) || !fiber_of(entry)->start_claimed.load(std::memory_order_relaxed)) {
       return false;
     }
     release_reference(*fiber_of(entry));
-    ++dropped;
+    ++tombstones;
     return true;
   });
-  // An estimate: thieves drop tombstones too, uncounted; an empty deque
-  // resets it (pop_own).
-  tombstones_ = std::max<std::int64_t>(tombstones_ - dropped, 0);
+  // Estimates: thieves take dead entries too, uncounted; an empty deque
+  // resets them (pop_own).
+  holes_ = std::max<std::int64_t>(holes_ - holes, 0);
+  tombstones_ = std::max<std::int64_t>(tombstones_ - tombstones, 0);
 }
 
 fiber* worker::take_woken() noexcept {

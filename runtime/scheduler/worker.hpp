@@ -41,7 +41,9 @@
 // holds the entry, so the owner's pop checks `start_claimed` with a plain
 // load; a thief races that joiner and exchanges it. Whoever takes the entry
 // of a claimed fiber, a tombstone, drops the reference it held. A resumed
-// fiber's entry is never a tombstone, whatever its fiber did before.
+// fiber's entry is never a tombstone, whatever its fiber did before. A
+// joiner that can take the entry out of the deque leaves a hole (a null
+// entry) instead, which whoever pops or steals it skips.
 //
 // With nothing local it searches (steals from random victims, polls the
 // inject queue and others' timers), then sleeps (idle.hpp).
@@ -128,13 +130,13 @@ class worker {
   /// How claim_unstarted() took a fiber.
   enum class spawn_claim : std::uint8_t {
     none,        ///< not taken: a thief has it, or it is not here
-    removed,     ///< its entry is gone from the deque (pop() or remove_at())
+    removed,     ///< its entry is gone from the deque (pop(), or take_at()'s hole)
     tombstoned,  ///< claimed; its entry stays behind as a tombstone
   };
   /// Takes `f`, a fiber not yet started whose spawn entry this worker's
   /// deque received, to run it inline (inline_join.hpp).
   spawn_claim claim_unstarted(fiber& f) noexcept;
-  /// Pops the tombstones at the bottom of the deque.
+  /// Pops the dead entries (holes, tombstones) at the bottom of the deque.
   void drop_claimed_tail() noexcept;
   /// Makes `f` the running fiber without a switch (an inline run).
   void set_running(fiber* f) noexcept { running_ = f; }
@@ -286,9 +288,13 @@ class worker {
   // their cache lines.
   bool woken_pending_ = false;
   bool io_poll_due_ = false;  // set by the fairness tick, cleared by run_due_io_poll
-  // Owner only: tombstones this worker's claims left in its deque, at most
-  // (thieves drop some uncounted); 0 lets drop_claimed_tail skip its look.
+  // Owner only: the holes (take_at) and tombstones this worker's claims left
+  // in its deque, at most (thieves take some uncounted); 0 and 0 let
+  // drop_claimed_tail skip its look.
+  std::int64_t holes_ = 0;
   std::int64_t tombstones_ = 0;
+  // How many dead entries drop_claimed_tail pops at most in one go.
+  static constexpr std::int64_t dead_entries_reach = 16;
   worker_counters counters_;
   // 0 awake (or woken); `asleep` while asleep on the futex word;
   // `asleep_in_epoll` while blocked in the runtime's epoll set. The waker
