@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -232,7 +233,7 @@ TEST(InlineJoin, FibersListsTheInlineChildRunningAndItsJoinerParked) {
   weft::runtime rt(weft::options{.workers = 1});
   struct seen {
     weft::fiber_id joiner_id, child_id, child_handle_id;
-    std::optional<weft::fiber_info> joiner_info, child_info;
+    std::optional<weft::fiber_info> joiner_info, child_info, joiner_again;
     std::size_t listed = 0;
     bool inline_run = false;
   };
@@ -248,6 +249,11 @@ TEST(InlineJoin, FibersListsTheInlineChildRunningAndItsJoinerParked) {
       for (const weft::fiber_info& f : all) {
         if (f.id == out.child_id) out.child_info = f;
         if (f.id == out.joiner_id) out.joiner_info = f;
+      }
+      // The inline join is stamped by its first reader: a second snapshot
+      // shows the same start.
+      for (const weft::fiber_info& f : weft::runtime::current()->fibers()) {
+        if (f.id == out.joiner_id) out.joiner_again = f;
       }
     });
     out.child_handle_id = child.id();
@@ -268,12 +274,16 @@ TEST(InlineJoin, FibersListsTheInlineChildRunningAndItsJoinerParked) {
   EXPECT_EQ(s.joiner_info->state, weft::fiber_state::parked);
   EXPECT_EQ(s.joiner_info->waiting_on, weft::wait_kind::join);
   EXPECT_NE(s.joiner_info->wait_object, nullptr);
+  EXPECT_GT(s.joiner_info->waiting_since.time_since_epoch().count(), 0);
+  EXPECT_LE(s.joiner_info->waiting_since, std::chrono::steady_clock::now());
+  ASSERT_TRUE(s.joiner_again.has_value());
+  EXPECT_EQ(s.joiner_again->waiting_since, s.joiner_info->waiting_since);
 }
 
-// Children joined oldest first are claimed from deep in the deque (left as
-// tombstones): on one worker nobody can take them first, so every one runs
-// inline, exactly once, and the tombstones are dropped (every fiber is
-// counted completed and none stays alive).
+// Children joined oldest first are taken from deep in the deque (leaving
+// holes): on one worker nobody can take them first, so every one runs
+// inline, exactly once, and the holes are dropped (every fiber is counted
+// completed and none stays alive).
 TEST(InlineJoin, DeepEntriesJoinedOldestFirstRunInlineOnOneWorker) {
   weft::runtime rt(weft::options{.workers = 1});
   constexpr int children = 64;

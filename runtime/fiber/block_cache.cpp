@@ -2,8 +2,8 @@
 #include "fiber/block_cache.hpp"
 
 #include <array>
+#include <cstddef>
 #include <new>
-#include <vector>
 
 namespace weft::detail {
 
@@ -21,12 +21,33 @@ constexpr std::size_t per_class = 64;
 // still be spawned or freed by other objects' destructors).
 thread_local bool cache_destroyed = false;
 
+// One size class's free blocks: a stack linked through the blocks
+// themselves (the first word of a free block points to the next), so that
+// taking and giving back are a load and two stores, with no capacity to
+// check or grow.
+struct free_list {
+  void* head = nullptr;
+  std::size_t count = 0;
+
+  void* pop() noexcept {
+    void* block = head;
+    head = *static_cast<void**>(block);
+    --count;
+    return block;
+  }
+  void push(void* block) noexcept {
+    *static_cast<void**>(block) = head;
+    head = block;
+    ++count;
+  }
+};
+
 struct thread_cache {
-  std::array<std::vector<void*>, classes> free;
+  std::array<free_list, classes> free{};
   ~thread_cache() {
     cache_destroyed = true;
-    for (auto& list : free) {
-      for (void* p : list) ::operator delete(p);
+    for (free_list& list : free) {
+      while (list.head != nullptr) ::operator delete(list.pop());
     }
   }
 };
@@ -45,11 +66,9 @@ void* allocate_block(std::size_t bytes, std::size_t align) {
   if (!cacheable(bytes, align)) return ::operator new (bytes, std::align_val_t{align});
   const std::size_t c = class_of(bytes);
   if (cache_destroyed) return ::operator new((c + 1) * granule);
-  std::vector<void*>& list = cache.free[c];
-  if (list.empty()) return ::operator new((c + 1) * granule);
-  void* p = list.back();
-  list.pop_back();
-  return p;
+  free_list& list = cache.free[c];
+  if (list.head == nullptr) return ::operator new((c + 1) * granule);
+  return list.pop();
 }
 
 void free_block(void* block, std::size_t bytes, std::size_t align) noexcept {
@@ -58,19 +77,10 @@ void free_block(void* block, std::size_t bytes, std::size_t align) noexcept {
     return;
   }
   if (!cache_destroyed) {
-    std::vector<void*>& list = cache.free[class_of(bytes)];
-    if (list.size() < list.capacity()) {
-      list.push_back(block);  // no allocation: within reserved capacity
+    free_list& list = cache.free[class_of(bytes)];
+    if (list.count < per_class) {
+      list.push(block);
       return;
-    }
-    if (list.capacity() == 0) {
-      try {
-        list.reserve(per_class);
-        list.push_back(block);
-        return;
-      } catch (const std::bad_alloc&) {
-        // fall through: just free it
-      }
     }
   }
   ::operator delete(block);

@@ -116,6 +116,12 @@ void set_wait_reason(fiber& f, wait_kind kind, const void* object) noexcept {
   f.waiting_on.store(kind, std::memory_order_relaxed);
 }
 
+void set_wait_reason_unstamped(fiber& f, wait_kind kind, const void* object) noexcept {
+  f.wait_since_ns.store(0, std::memory_order_relaxed);
+  f.wait_object.store(object, std::memory_order_relaxed);
+  f.waiting_on.store(kind, std::memory_order_relaxed);
+}
+
 void clear_wait_reason(fiber& f) noexcept {
   f.waiting_on.store(wait_kind::none, std::memory_order_relaxed);
   f.wait_object.store(nullptr, std::memory_order_relaxed);

@@ -116,7 +116,10 @@ struct fiber {
   /// was spawned from outside. Written before the push that publishes it.
   std::uint32_t spawn_worker = no_worker;
   std::atomic<const void*> wait_object{nullptr};
-  std::atomic<std::int64_t> wait_since_ns{0};
+  /// When the wait began (steady clock, ns); 0: not stamped yet, which an
+  /// inline join leaves (inline_join.hpp) and the first reader fills in
+  /// (fiber_registry::describe), so mutable.
+  mutable std::atomic<std::int64_t> wait_since_ns{0};
   /// The trace's flow arrow from the wake or spawn that made it runnable to
   /// its next run; 0 if none (diagnostics/trace_recorder.hpp). Written by the
   /// waker before it queues the fiber, read by the worker that takes it.
@@ -216,8 +219,12 @@ inline void set_state(fiber& f, run_state from, run_state to) noexcept {
 }
 
 /// Records what the fiber is about to wait on (for wait_kind::join,
-/// `object` is the joined fiber's record).
+/// `object` is the joined fiber's record), stamped with the time.
 void set_wait_reason(fiber& f, wait_kind kind, const void* object) noexcept;
+/// The same without reading the clock: the wait is stamped when it is
+/// first observed (an inline join, which mostly lasts less than a clock
+/// read costs to matter, and whose child's own waits carry their times).
+void set_wait_reason_unstamped(fiber& f, wait_kind kind, const void* object) noexcept;
 void clear_wait_reason(fiber& f) noexcept;
 
 /// Called by the finishing fiber after its body returned: publishes the

@@ -49,8 +49,10 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   child.inline_top = reinterpret_cast<std::uintptr_t>(frame);
   // The joiner stays `running` (its stack runs the child, so a stack dump
   // leaves it alone and never unwinds its stale context), with a wait
-  // reason, which runtime::fibers() reports as parked in the join.
-  set_wait_reason(joiner, wait_kind::join, &child);
+  // reason, which runtime::fibers() reports as parked in the join. Not
+  // stamped: a clock read was 4% of a fork-join run (skynet, one worker);
+  // the first reader stamps it.
+  set_wait_reason_unstamped(joiner, wait_kind::join, &child);
   set_state(child, run_state::created, run_state::running);
   here.set_running(&child);
   // A new fiber has caught nothing, even when its joiner joins inside a

@@ -196,8 +196,17 @@ fiber_info fiber_registry::describe(const fiber& f) {
     info.state = fiber_state::parked;
   }
   info.wait_object = f.wait_object.load(std::memory_order_relaxed);
-  info.waiting_since = std::chrono::steady_clock::time_point(
-      std::chrono::nanoseconds(f.wait_since_ns.load(std::memory_order_relaxed)));
+  std::int64_t since = f.wait_since_ns.load(std::memory_order_relaxed);
+  if (since == 0 && info.waiting_on != wait_kind::none) {
+    // An unstamped wait (an inline join): stamped now, by the first reader,
+    // so that later snapshots show it lasting. Relaxed CAS: it fails if the
+    // fiber stamped a newer wait meanwhile, whose time then stands.
+    const std::int64_t now = steady_now_ns();
+    since = f.wait_since_ns.compare_exchange_strong(since, now, std::memory_order_relaxed) ? now
+                                                                                           : since;
+  }
+  info.waiting_since =
+      std::chrono::steady_clock::time_point(std::chrono::nanoseconds(since));
   info.worker = f.last_worker.load(std::memory_order_relaxed);
   return info;
 }
