@@ -205,8 +205,7 @@ fiber_info fiber_registry::describe(const fiber& f) {
     since = f.wait_since_ns.compare_exchange_strong(since, now, std::memory_order_relaxed) ? now
                                                                                            : since;
   }
-  info.waiting_since =
-      std::chrono::steady_clock::time_point(std::chrono::nanoseconds(since));
+  info.waiting_since = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(since));
   info.worker = f.last_worker.load(std::memory_order_relaxed);
   return info;
 }
