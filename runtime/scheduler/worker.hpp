@@ -136,7 +136,7 @@ class worker {
   /// Takes `f`, a fiber not yet started whose spawn entry this worker's
   /// deque received, to run it inline (inline_join.hpp).
   spawn_claim claim_unstarted(fiber& f) noexcept;
-  /// Pops the dead entries (holes, tombstones) at the bottom of the deque.
+  /// Pops the holes at the bottom of the deque (and tombstones among them).
   void drop_claimed_tail() noexcept;
   /// Makes `f` the running fiber without a switch (an inline run).
   void set_running(fiber* f) noexcept { running_ = f; }
@@ -288,11 +288,10 @@ class worker {
   // their cache lines.
   bool woken_pending_ = false;
   bool io_poll_due_ = false;  // set by the fairness tick, cleared by run_due_io_poll
-  // Owner only: the holes (take_at) and tombstones this worker's claims left
-  // in its deque, at most (thieves take some uncounted); 0 and 0 let
-  // drop_claimed_tail skip its look.
+  // Owner only: the holes (take_at) this worker's claims left in its deque,
+  // at most (thieves take some uncounted); 0 lets drop_claimed_tail skip its
+  // look.
   std::int64_t holes_ = 0;
-  std::int64_t tombstones_ = 0;
   // How many dead entries drop_claimed_tail pops at most in one go.
   static constexpr std::int64_t dead_entries_reach = 16;
   worker_counters counters_;
