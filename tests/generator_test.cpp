@@ -131,20 +131,25 @@ TEST(Generator, MoveOnlyValuesAndMovedGenerators) {
   EXPECT_EQ(sum, 1 + 2);
 }
 
-TEST(Generator, BodyAndConsumerKeepTheirCaughtExceptions) {
-  weft::generator<std::string> g([](weft::yield_to<std::string>& yield) {
+// Yields from inside a catch block, then rethrows there and yields the
+// message: the body's exception state must survive its yields.
+void yield_inside_a_catch(weft::yield_to<std::string>& yield) {
+  try {
+    throw std::runtime_error("body's");
+  } catch (const std::exception&) {
+    yield("inside the body's catch");
+    // Still the body's exception, whatever the consumer caught meanwhile.
     try {
-      throw std::runtime_error("body's");
-    } catch (const std::exception&) {
-      yield("inside the body's catch");
-      // Still the body's exception, whatever the consumer caught meanwhile.
-      try {
-        throw;
-      } catch (const std::runtime_error& e) {
-        yield(e.what());
-      }
+      throw;
+    } catch (const std::runtime_error& e) {
+      yield(e.what());
+      yield("still inside");
     }
-  });
+  }
+}
+
+TEST(Generator, BodyAndConsumerKeepTheirCaughtExceptions) {
+  weft::generator<std::string> g(&yield_inside_a_catch);
   try {
     throw std::logic_error("consumer's");
   } catch (const std::logic_error&) {
@@ -165,17 +170,7 @@ TEST(Generator, BodyAndConsumerKeepTheirCaughtExceptions) {
 TEST(Generator, ABodysCaughtExceptionStaysWithIt) {
   const auto body = [](weft::yield_to<std::string>& yield) {
     yield("before");
-    try {
-      throw std::runtime_error("body's");
-    } catch (const std::exception&) {
-      yield("inside the body's catch");
-      try {
-        throw;
-      } catch (const std::runtime_error& e) {
-        yield(e.what());
-        yield("still inside");
-      }
-    }
+    yield_inside_a_catch(yield);
     yield("after");
   };
   weft::generator<std::string> g(body);
