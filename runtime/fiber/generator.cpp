@@ -119,7 +119,6 @@ struct generator_core::state {
 
 // generator_entry() and the file's helpers reach the core's private part.
 struct generator_core_access {
-  static generator_core::state& state_of(generator_core& core) noexcept { return *core.state_; }
   static void*& body_context(generator_core& core) noexcept { return core.body_context_; }
   static void*& consumer_context(generator_core& core) noexcept { return core.consumer_context_; }
   static void set_fast(generator_core& core, bool fast) noexcept {
