@@ -19,11 +19,7 @@ std::ostream& operator<<(std::ostream& out, fiber_id id) {
 namespace this_fiber {
 
 void yield() {
-  if (detail::current_fiber()) {
-    detail::worker::yield_current();
-  } else {
-    std::this_thread::yield();
-  }
+  if (!detail::worker::yield_current()) std::this_thread::yield();  // a plain thread
 }
 
 void sleep_until(std::chrono::steady_clock::time_point deadline) {

@@ -701,16 +701,18 @@ void worker::retire(fiber* f) noexcept {
   release_reference(*f);
 }
 
-void worker::yield_current() {
+bool worker::yield_current() {
   worker* self = current();
+  if (self == nullptr || self->running_ == nullptr) return false;
   fiber* next = self->next_local();
   // No switch follows, so complete_switch will not run the fairness tick's
   // poll: run it here (a yielder holds no wait-list lock), or a fiber that
   // yields in a loop would keep I/O from ever being harvested.
   if (!next && self->io_poll_due_ && self->run_due_io_poll()) next = self->pop_own();
-  if (!next) return;  // nothing else is ready: keep running
+  if (!next) return true;  // nothing else is ready: keep running
   switch_record record{self->running_, after_switch::requeue};
   switch_to(self, next, record);
+  return true;
 }
 
 void worker::park_current(bool (*commit)(fiber*, void*) noexcept, void* arg) {
