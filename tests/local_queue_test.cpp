@@ -316,6 +316,20 @@ TEST(LocalQueue, TakeAtLeavesAHoleAndTheRestInPlace) {
   EXPECT_EQ(owner.pop(), std::nullopt);
 }
 
+// pop() without thieves (a runtime with one worker) skips the handshake and still takes the
+// newest first, holes included.
+TEST(LocalQueue, PopWithoutThieves) {
+  local_queue<value_t, 4> q;  // grows while filled
+  auto owner = q.owner_handle();
+  for (value_t v = 1; v <= 6; ++v) owner.push(v);
+  ASSERT_TRUE(owner.take_at(2, false));  // takes 4, leaves a hole
+  for (value_t v : {6u, 5u, 0u, 3u, 2u, 1u}) EXPECT_EQ(owner.pop(false), std::optional<value_t>(v));
+  EXPECT_EQ(owner.pop(false), std::nullopt);
+  EXPECT_TRUE(owner.empty_estimate());
+  owner.push(7);
+  EXPECT_EQ(owner.pop(), std::optional<value_t>(7));
+}
+
 TEST(LocalQueue, GrowthUnderContention) {
   contention_plan plan;
   plan.thieves = 4;

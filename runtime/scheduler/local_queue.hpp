@@ -146,8 +146,9 @@ class local_queue {
     }
 
     // Owner thread only. Removes the most recently pushed element; nullopt if the queue is empty
-    // (or a thief won the race for the last element).
-    std::optional<T> pop() {
+    // (or a thief won the race for the last element). `thieves` false: nobody else takes from
+    // this queue (a runtime with one worker), so no handshake is needed.
+    std::optional<T> pop(bool thieves = true) {
       local_queue& q = *queue_;
       // Relaxed: only the owner writes bottom and the buffer pointer.
       const std::int64_t b = q.bottom_.load(std::memory_order_relaxed) - 1;
@@ -157,6 +158,12 @@ class local_queue {
       // the deque is empty now too.
       if (q.top_.load(std::memory_order_relaxed) > b) return std::nullopt;
       ring* a = q.buffer_.load(std::memory_order_relaxed);
+      if (!thieves) {
+        // Relaxed: no thief reads bottom to take an element (an idle-check may read it, as a
+        // hint).
+        q.bottom_.store(b, std::memory_order_relaxed);
+        return a->load(b);
+      }
       // seq_cst store, then seq_cst load of top: the paper's store; fence(seq_cst); load. The
       // store->load order keeps us and a thief from both missing the other's index update.
       q.bottom_.store(b, std::memory_order_seq_cst);

@@ -166,7 +166,8 @@ fiber* worker::accept_entry(fiber* entry, bool stolen) noexcept {
 }
 
 fiber* worker::pop_own() noexcept {
-  while (const auto entry = owner_.pop()) {
+  const bool thieves = core_.worker_count() > 1;
+  while (const auto entry = owner_.pop(thieves)) {
     if (*entry == nullptr) {  // a hole (take_at)
       holes_ = std::max<std::int64_t>(holes_ - 1, 0);
       continue;
@@ -190,7 +191,7 @@ worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
     // last), else take_at(), which leaves a hole (skynet joins its ten
     // children oldest first); each one handshake with the thieves at most,
     // no RMW, and the record keeps no tombstone.
-    if (depth == 0) return owner_.pop() ? spawn_claim::removed : spawn_claim::none;
+    if (depth == 0) return owner_.pop(thieves) ? spawn_claim::removed : spawn_claim::none;
     if (owner_.take_at(depth, thieves)) {
       ++holes_;
       return spawn_claim::removed;
