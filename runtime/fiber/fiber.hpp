@@ -155,6 +155,11 @@ struct fiber {
   std::atomic<bool> cancel_requested{false};  ///< set once, by cancel_fiber
   /// Set (seq_cst) once `stop` holds a stop state, which is never replaced.
   std::atomic<bool> has_stop_source{false};
+  /// Set while a child runs inline on this fiber's stack (inline_join.hpp):
+  /// runtime::fibers() then shows it parked in the join although its state
+  /// stays `running`. Relaxed: a snapshot's hint, written by its own thread.
+  /// (Here, in a hole of the cancellation group: the record stays 256 bytes.)
+  std::atomic<bool> hosts_inline_child{false};
   std::stop_source stop{std::nostopstate};  ///< made on first get_stop_token()
 
   // ---- live-fiber registry (registry.hpp: its shard's owner, or an inspector)

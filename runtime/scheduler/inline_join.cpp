@@ -52,6 +52,7 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   // reason, which runtime::fibers() reports as parked in the join. Not
   // stamped: a clock read was 4% of a fork-join run (skynet, one worker);
   // the first reader stamps it.
+  joiner.hosts_inline_child.store(true, std::memory_order_relaxed);
   set_wait_reason_unstamped(joiner, wait_kind::join, &child);
   set_state(child, run_state::created, run_state::running);
   here.set_running(&child);
@@ -78,6 +79,7 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   child.join_bits.store(finished, std::memory_order_release);
   now->set_running(&joiner);
   clear_wait_reason(joiner);
+  joiner.hosts_inline_child.store(false, std::memory_order_relaxed);
   const bool unlinked = child.core.registry.remove(child, now->index());
   // A removed entry's reference is ours to drop. Once unlinked, the record
   // is out of reach of new references (a stack dump takes one only from a

@@ -189,10 +189,12 @@ fiber_info fiber_registry::describe(const fiber& f) {
   info.name = f.name();
   info.state = public_state(f.state.load(std::memory_order_acquire));
   info.waiting_on = f.waiting_on.load(std::memory_order_relaxed);
-  // A joiner running a child inline stays `running` with its wait reason
-  // set (inline_join.hpp): to the reader it waits in the join. (So does a
-  // fiber between setting its wait reason and switching away to park.)
-  if (info.state == fiber_state::running && info.waiting_on != wait_kind::none) {
+  // A joiner running a child inline stays `running`, with its wait reason
+  // set (inline_join.hpp): to the reader it waits in the join. A fiber
+  // between setting its wait reason and switching away to park is still
+  // running: its stack cannot be read yet, and a reader that waits for it
+  // to park (tests do) must not see it parked early.
+  if (info.state == fiber_state::running && f.hosts_inline_child.load(std::memory_order_relaxed)) {
     info.state = fiber_state::parked;
   }
   info.wait_object = f.wait_object.load(std::memory_order_relaxed);
