@@ -63,13 +63,12 @@ stack_pool& generator_stacks() {
   return *pool;
 }
 
-// A plain thread's own stack and exception state, looked up once per thread
-// (a fiber consumer's are looked up at each resume: it may migrate).
+// A plain thread's own stack, looked up once per thread (its exception
+// state is kept in plain_thread_exceptions, generator_core.hpp).
 // Constant-initialized, so reading it is a plain thread-local load, with no
 // initialization check behind a call.
 struct plain_thread {
   execution_stack stack;
-  exception_state* exceptions = nullptr;
   bool known = false;
 };
 thread_local plain_thread this_thread;
@@ -77,7 +76,6 @@ thread_local plain_thread this_thread;
 const plain_thread& this_plain_thread() {
   if (!this_thread.known) [[unlikely]] {
     this_thread.stack = thread_stack();
-    this_thread.exceptions = thread_exception_state();
     this_thread.known = true;
   }
   return this_thread;
@@ -237,7 +235,7 @@ bool generator_core::resume_slow() {
   } else {
     // Not on a worker's own stack either (its scheduler code), or its
     // fibers would take the fast path.
-    if (worker::current() == nullptr) plain_thread_exceptions = thread.exceptions;
+    if (worker::current() == nullptr) plain_thread_exceptions = thread_exception_state();
     s.consumer = thread.stack;
     run_body(*this, s);
   }

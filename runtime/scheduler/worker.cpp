@@ -112,6 +112,8 @@ void worker::run() noexcept {
 
 void worker::push_local(fiber* f) { push_entry(f); }
 
+bool worker::has_thieves() const noexcept { return core_.worker_count() > 1; }
+
 void worker::push_spawned(fiber* f) {
   // Both published by the push (a thief that takes the entry reads neither).
   f->spawn_worker = index_;
@@ -130,7 +132,7 @@ void worker::push_entry(fiber* entry) {
   // With a single worker there is nobody else to wake: the caller is it.
   const bool was_empty = owner_.empty_estimate();
   owner_.push(entry);
-  if (was_empty && core_.worker_count() > 1) core_.idle.notify_work_available();
+  if (was_empty && has_thieves()) core_.idle.notify_work_available();
 }
 
 void worker::push_woken(fiber* f) {
@@ -166,7 +168,7 @@ fiber* worker::accept_entry(fiber* entry, bool stolen) noexcept {
 }
 
 fiber* worker::pop_own() noexcept {
-  const bool thieves = core_.worker_count() > 1;
+  const bool thieves = has_thieves();
   while (const auto entry = owner_.pop(thieves)) {
     if (*entry == nullptr) {  // a hole (take_at)
       holes_ = std::max<std::int64_t>(holes_ - 1, 0);
@@ -180,7 +182,7 @@ fiber* worker::pop_own() noexcept {
 
 worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
   fiber* const entry = as_spawn_entry(&f);
-  const bool thieves = core_.worker_count() > 1;
+  const bool thieves = has_thieves();
   // Where the entry was pushed (an entry keeps its index, take_at() leaves
   // holes), as a distance from the bottom; modulo 2^32, so an entry already
   // popped gives a huge one, which peek_at() finds out of range.
@@ -217,7 +219,7 @@ void worker::drop_claimed_tail() noexcept {
   // cost more than the pops it saves (skynet, 2 workers: 13%).
   const auto bottom = owner_.peek_at(0);
   if (!bottom || *bottom != nullptr) return;
-  const bool thieves = core_.worker_count() > 1;
+  const bool thieves = has_thieves();
   std::int64_t holes = 0;
   // Once the range is out of reach (drop_newest_while), the tombstones in
   // it can be told apart and dropped with the holes.

@@ -214,6 +214,9 @@ class worker {
   /// false) or by a thief; nullptr for a tombstone, whose reference it drops.
   static fiber* accept_entry(fiber* entry, bool stolen) noexcept;
   void push_entry(fiber* entry);
+  /// Other workers exist, which may steal from this one's deque (with one
+  /// worker, the deque's owner needs no handshake and wakes nobody).
+  [[nodiscard]] bool has_thieves() const noexcept;
   fiber* take_runnext() noexcept;
   fiber* take_woken() noexcept;         // newest first (LIFO, as the deque)
   fiber* take_oldest_woken() noexcept;  // the fairness step's pick
