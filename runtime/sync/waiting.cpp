@@ -216,12 +216,20 @@ std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t lock
     // it returns, the timer no longer touches `p`.
     p.armed_on->remove(&p.timer);
   }
+  // acquire: pairs with the claimer's acq_rel CAS; its hand-off, and its
+  // unlinking of the node it claimed through, are visible.
+  const std::uint32_t outcome = p.outcome.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < node_count; ++i) {
     waiter_node& node = nodes[i];
+    // The node a waker claimed through is unlinked already: claim_first()
+    // unlinks before its CAS, the only way a waker claims. Not locking the
+    // list again saves two locked instructions per hand-off and a visit to
+    // a line the other side may be using.
+    if (outcome == 1 + node.index) continue;
     list_guard hold(*node.guard);
     unlink(*node.home, node);
   }
-  return p.outcome.load(std::memory_order_acquire);
+  return outcome;
 }
 
 fiber* current_waiter() noexcept { return current_fiber(); }

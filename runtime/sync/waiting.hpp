@@ -27,7 +27,10 @@
 // lock: when it returns, no fire callback is still looking at the parker)
 // and unlinks every node still linked, under each list's lock: when the wait
 // returns, no list, heap or waker refers to the parker any more, and no
-// stale waiter is left behind.
+// stale waiter is left behind. (The node a waker claimed through needs no
+// lock: every claim goes through claim_first(), which unlinks the node
+// before its CAS, so the parker's acquire load of `outcome` sees it
+// unlinked.)
 //
 // Cancellation. A fiber's wait is also claimable by a canceller or a
 // timeout scope (fiber/cancellation.hpp): the parker's `hook` CASes
