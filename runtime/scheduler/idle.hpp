@@ -54,6 +54,9 @@
 // searcher or watcher that will re-read the slot, or the sleeper's RMW
 // comes later and its re-read sees the slot. (A load, not an RMW, on the
 // placing side: one locked instruction per wake fewer on x86.)
+// Where membarrier exists the placement is a plain store instead of the
+// exchange (run_next_slot.hpp), and the re-reads may miss it; worker.cpp's
+// sleep() and leave_watch() say why each miss is harmless or fenced.
 #pragma once
 
 #include <atomic>

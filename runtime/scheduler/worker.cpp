@@ -144,13 +144,16 @@ void worker::push_woken(fiber* f) {
     return;
   }
   woken_pending_ = true;
-  // seq_cst: the placing half of idle.hpp's "run-next watch" protocol.
-  if (fiber* previous = runnext_.exchange(f, std::memory_order_seq_cst)) {
+  if (fiber* previous = runnext_.swap(f)) {
     // The slot was occupied all along, so a watcher or searcher already
     // looks (idle.hpp): no notify.
     woken_owner_.push(previous);
     return;
   }
+  // The placing half of idle.hpp's "run-next watch" protocol: the slot's
+  // store before the idle state's load (the compiler's half; the hardware
+  // is fenced by the swap's exchange, or by the sleeper's heavy fence).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   core_.idle.notify_woken();
 }
 
@@ -242,7 +245,7 @@ void worker::drop_claimed_tail() noexcept {
 fiber* worker::take_woken() noexcept {
   if (!woken_pending_) return nullptr;
   if (const auto f = woken_owner_.pop()) return *f;
-  woken_pending_ = runnext_.load(std::memory_order_relaxed) != nullptr;
+  woken_pending_ = runnext_.filled();
   return nullptr;
 }
 
@@ -258,8 +261,8 @@ fiber* worker::take_oldest_woken() noexcept {
 
 fiber* worker::take_runnext() noexcept {
   // No RMW when empty; no load either while nothing was woken here.
-  if (!woken_pending_ || runnext_.load(std::memory_order_relaxed) == nullptr) return nullptr;
-  return runnext_.exchange(nullptr, std::memory_order_acq_rel);
+  if (!woken_pending_ || !runnext_.filled()) return nullptr;
+  return runnext_.swap(nullptr);
 }
 
 runtime_core& worker::core() noexcept { return core_; }
@@ -481,7 +484,11 @@ void worker::sleep() noexcept {
   const bool polls =
       io != nullptr && io->has_armed() && !io_poller::in_forked_child() && io->try_begin_blocking();
   // Read after add_sleeper's and end_search's RMWs (idle.hpp, "The run-next
-  // watch"): a fiber placed in a slot before them is seen here.
+  // watch"). A plain placement (run_next_slot.hpp) may not be seen yet, and
+  // needs no fence: with another worker awake we take the watch anyway (or
+  // another sleeper holds it); with none awake, every placer is woken after
+  // our RMW, so its load of the idle state sees us sleeping and unwatched,
+  // and it wakes one of us.
   bool watching = (core_.idle.awake() > 0 || others_have_woken()) && core_.idle.try_take_watch();
   std::int64_t watch_period = watch_period_min_ns;
   // The first look may come one period after the last one, which may be
@@ -542,8 +549,8 @@ bool worker::others_have_woken() const noexcept {
   for (unsigned i = 0; i < core_.worker_count(); ++i) {
     if (i == index_) continue;
     const worker& w = core_.worker_at(i);
-    // seq_cst: the sleeper's half of idle.hpp's "run-next watch" protocol.
-    if (w.runnext_.load(std::memory_order_seq_cst) != nullptr) return true;
+    // The sleeper's half of idle.hpp's "run-next watch" protocol.
+    if (w.runnext_.occupied()) return true;
     // A hint only: a fiber enters the woken deque while the slot stays
     // occupied (push_woken), so the slot load above is the one that counts.
     if (!w.woken_stealer_.empty_estimate()) return true;
@@ -562,8 +569,8 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
     watch_record& last = watched_[i];
     const std::uint32_t tick = w.tick_.load(std::memory_order_relaxed);
     const auto woken = w.woken_stealer_.positions_estimate();
-    fiber* f = w.runnext_.load(std::memory_order_acquire);
-    occupied = occupied || f != nullptr || woken.top < woken.bottom;
+    const run_next_slot::sighting slot = w.runnext_.look();
+    occupied = occupied || slot.f != nullptr || woken.top < woken.bottom;
     // The oldest woken fiber there is the one of the last look: `top` only
     // moves when it is taken (the owner pops its last element with a CAS of
     // `top`, too), so it has waited a whole period. The worker has more
@@ -580,9 +587,9 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
     }
     // No scheduling decision since the last look: its worker runs one
     // fiber all along, and `f` waits behind it.
-    if (!took && a_period_passed && f != nullptr && tick == last.tick &&
-        w.runnext_.compare_exchange_strong(f, nullptr, std::memory_order_acq_rel)) {
-      woken_owner_.push(f);
+    if (!took && a_period_passed && slot.f != nullptr && tick == last.tick &&
+        w.runnext_.steal(slot)) {
+      woken_owner_.push(slot.f);
       worker_counters::bump(counters_.steals);
       took = true;
     }
@@ -594,7 +601,8 @@ bool worker::take_stranded_woken(bool& watching) noexcept {
   woken_pending_ = woken_pending_ || took;  // taken fibers wait in our woken deque
   if (!took && !occupied && core_.idle.awake() == 0) {
     core_.idle.release_watch();
-    // Re-read after the RMW (idle.hpp): a fiber woken meanwhile keeps us on.
+    // Re-read after the RMW (idle.hpp): a fiber woken meanwhile keeps us on
+    // (a plain placement we miss is covered as in sleep(): none was awake).
     watching = (core_.idle.awake() > 0 || others_have_woken()) && core_.idle.try_take_watch();
   }
   return took;
@@ -604,7 +612,13 @@ void worker::leave_watch() noexcept {
   core_.idle.release_watch();
   // Re-read after the RMW: a placement that saw the watch did not wake
   // anyone, so pass the watch on (a sleeper is woken unless someone
-  // searches; a searcher re-reads the slots when it sleeps).
+  // searches; a searcher re-reads the slots when it sleeps). A plain
+  // placement's store may not be visible yet (run_next_slot.hpp): the heavy
+  // fence makes it so, or makes our release visible to its load. Only a
+  // third worker, asleep without the watch, can need this: with two, the
+  // placer is the other worker, awake, and we take the watch again when we
+  // next sleep while it is awake.
+  if (runnext_.plain() && core_.worker_count() > 2 && core_.idle.sleeping() > 0) heavy_fence();
   if (others_have_woken()) core_.idle.notify_woken();
 }
 

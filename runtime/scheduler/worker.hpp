@@ -71,6 +71,7 @@
 #include "fiber/context.hpp"
 #include "fiber/stack_pool.hpp"
 #include "scheduler/local_queue.hpp"
+#include "scheduler/run_next_slot.hpp"
 #include "scheduler/timers.hpp"
 
 namespace weft::detail {
@@ -150,7 +151,7 @@ class worker {
   [[nodiscard]] bool queue_empty_estimate() const noexcept { return owner_.empty_estimate(); }
   /// Whether a fiber is ready in the run-next slot, the deque or the woken deque.
   [[nodiscard]] bool has_ready_fibers() const noexcept {
-    return runnext_.load(std::memory_order_relaxed) != nullptr || !owner_.empty_estimate() ||
+    return runnext_.filled() || !owner_.empty_estimate() ||
            !woken_owner_.empty_estimate();
   }
   /// The fiber running on this worker now; nullptr in the worker's own context.
@@ -263,10 +264,9 @@ class worker {
   execution_stack own_stack_;
   exception_state* exceptions_ = nullptr;  // this thread's C++ exception state (context.hpp)
   fiber* running_ = nullptr;
-  // The run-next slot. The owner exchanges fibers in and out; the watcher
-  // CASes a stranded one out. acq_rel on every access: the fiber's state
-  // written by its waker is visible to whoever takes it.
-  std::atomic<fiber*> runnext_{nullptr};
+  // The run-next slot: the owner swaps fibers in and out without a locked
+  // instruction; the watcher CASes a stranded one out (run_next_slot.hpp).
+  run_next_slot runnext_;
   // Scheduling decisions (next_local calls). Written by the owner only
   // (relaxed load + store); read by the watcher, for whom an unchanged
   // value over a watch period means "running one fiber all along".
