@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "fiber/fiber.hpp"
+#include "platform/asymmetric_fence.hpp"
 #include "platform/futex.hpp"
 #include "platform/spinlock.hpp"
 #include "scheduler/park.hpp"
@@ -75,6 +76,14 @@ void block_thread(parker& p, std::int64_t deadline_ns) noexcept {
 
 bool parker::claim_for_cancellation(cancel_hook* self) noexcept {
   parker* p = reinterpret_cast<parker*>(reinterpret_cast<char*>(self) - offsetof(parker, hook));
+  // After the interrupter's heavy fence (or in the fiber's own park commit,
+  // before any waker can reach the wait): a waker in a plain claim is
+  // waited out, and its claim then fails ours (see "The claim without an
+  // RMW"). acquire: pairs with the waker's release store; its outcome is seen.
+  if (p->claiming.load(std::memory_order_acquire)) [[unlikely]] {
+    spin_backoff backoff;
+    while (p->claiming.load(std::memory_order_acquire)) backoff.pause();
+  }
   std::uint32_t expected = waiting;
   // acq_rel: as every claim (see "The claim").
   return p->outcome.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel);
@@ -138,16 +147,38 @@ void unlink(wait_list& list, waiter_node& node) noexcept {
   --list.size;
 }
 
+bool claim_for_waker(parker& p, std::uint32_t value,
+                     const std::atomic<std::uint16_t>* interrupters) noexcept {
+  std::uint32_t expected = parker::waiting;
+  if (p.plain_claim) {
+    // The handshake of "The claim without an RMW" (waiting.hpp).
+    p.claiming.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    // acquire: pairs with a canceller's release decrement; its claim is seen.
+    if (interrupters == nullptr || interrupters->load(std::memory_order_acquire) == 0) [[likely]] {
+      const bool won = p.outcome.load(std::memory_order_relaxed) == parker::waiting;
+      // release: as the CAS's; the node's unlinking is visible to the
+      // parker's acquire load in wait_claimed().
+      if (won) p.outcome.store(value, std::memory_order_release);
+      // release: a canceller waiting for this sees our outcome.
+      p.claiming.store(false, std::memory_order_release);
+      return won;
+    }
+    const bool won =
+        p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
+    p.claiming.store(false, std::memory_order_release);
+    return won;
+  }
+  // acq_rel: the winner's later hand-off is ordered after the win; see
+  // waiting.hpp for why one winner.
+  return p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
+}
+
 waiter_node* claim_first(wait_list& list) noexcept {
   while (waiter_node* node = list.head) {
     unlink(list, *node);
-    std::uint32_t expected = parker::waiting;
-    // acq_rel: the winner's later hand-off is ordered after the win; see
-    // waiting.hpp for why one winner.
-    if (node->owner->outcome.compare_exchange_strong(expected, 1 + node->index,
-                                                     std::memory_order_acq_rel)) {
-      return node;
-    }
+    parker& p = *node->owner;
+    if (claim_for_waker(p, 1 + node->index, p.f ? &p.f->interrupters : nullptr)) return node;
     // Stale: claimed by its timer or through another list; its owner is
     // waking up and will find the node already unlinked.
   }
@@ -201,6 +232,9 @@ std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t lock
                            wait_kind why, const void* object) {
   p.timer.deadline_ns = deadline_ns;
   p.timer.fire = &on_wait_timeout;
+  // Every list is still locked: no waker sees the parker before this.
+  p.plain_claim =
+      node_count == 1 && deadline_ns == no_deadline && asymmetric_fence_available();
   if (p.f) {
     park_commit_args args{&p, locked, locked_count};
     park_current(&commit_wait, &args, why, object);

@@ -14,6 +14,24 @@
 // twice, and a select performs exactly one case. A waker that loses the CAS
 // found a stale node (the parker was claimed elsewhere) and just unlinks it.
 //
+// The claim without an RMW. Most waits have one node and no deadline: then
+// the only claimers are the wakers of one list, which hold its lock (so one
+// at a time), and, for a fiber, a canceller (cancellation.hpp), which always
+// runs heavy_fence() before it claims. For such a parker (`plain_claim`) a
+// waker claims with plain accesses under an asymmetric handshake with the
+// canceller (platform/asymmetric_fence.hpp), saving the CAS, a locked
+// instruction, on every hand-off:
+//   waker:     claiming = 1 ; compiler barrier ; the fiber's interrupters
+//              == 0 ? (outcome == waiting ? outcome = 1 + index) : CAS ;
+//              claiming = 0 (release)
+//   canceller: interrupters += 1 ; heavy_fence() ; wait while claiming ;
+//              CAS outcome
+// A waker whose `claiming` store comes before the fence's barrier point on
+// its CPU is waited out by the canceller, whose CAS then fails if the waker
+// claimed; one whose store comes after it sees the canceller counted and
+// uses the CAS. A canceller that was done before reads as interrupters 0
+// with its CAS visible (acquire, against its release decrement).
+//
 // The lost-wake-up window. The waiter enqueues its nodes with the lists'
 // locks held and parks with a commit step (park.hpp) that releases those
 // locks only after the fiber has switched out; so no waker can reach a node
@@ -69,6 +87,10 @@ struct parker {
 
   fiber* const f;                               ///< nullptr: a plain thread
   std::atomic<std::uint32_t> outcome{waiting};  ///< see "The claim"
+  /// One node, no deadline, membarrier available: wakers claim without an
+  /// RMW (see "The claim without an RMW"). Set before the wait is reachable.
+  bool plain_claim = false;
+  std::atomic<bool> claiming{false};  ///< a plain claim is in progress
   std::atomic<std::uint32_t> signal{0};         ///< plain thread: 1 once woken
   timer_entry timer;                            ///< armed for timed waits
   /// The heap `timer` was added to (by the park commit, on the worker the
@@ -135,6 +157,11 @@ void unlink(wait_list& list, waiter_node& node) noexcept;
 /// The first node whose parker this call claims (CAS waiting -> 1 + index),
 /// unlinked; stale nodes met on the way are unlinked too. nullptr if none.
 waiter_node* claim_first(wait_list& list) noexcept;
+/// A waker's claim of `p` for `value` (1 + a node index); `interrupters` is
+/// the fiber's count of cancellers at work (nullptr for a plain thread).
+/// True if it won. claim_first's step, exposed for the handshake's test.
+bool claim_for_waker(parker& p, std::uint32_t value,
+                     const std::atomic<std::uint16_t>* interrupters) noexcept;
 /// Claims every claimable node, unlinked, chained through `next` in FIFO
 /// order (stale nodes are dropped). nullptr if none.
 waiter_node* claim_all(wait_list& list) noexcept;
