@@ -7,8 +7,6 @@
 
 #include "scheduler/run_next_slot.hpp"
 
-#include "platform/spinlock.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,6 +15,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "platform/spinlock.hpp"
 
 namespace weft::detail {
 namespace {

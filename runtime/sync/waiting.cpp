@@ -164,8 +164,7 @@ bool claim_for_waker(parker& p, std::uint32_t value,
       p.claiming.store(false, std::memory_order_release);
       return won;
     }
-    const bool won =
-        p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
+    const bool won = p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
     p.claiming.store(false, std::memory_order_release);
     return won;
   }
@@ -233,8 +232,7 @@ std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t lock
   p.timer.deadline_ns = deadline_ns;
   p.timer.fire = &on_wait_timeout;
   // Every list is still locked: no waker sees the parker before this.
-  p.plain_claim =
-      node_count == 1 && deadline_ns == no_deadline && asymmetric_fence_available();
+  p.plain_claim = node_count == 1 && deadline_ns == no_deadline && asymmetric_fence_available();
   if (p.f) {
     park_commit_args args{&p, locked, locked_count};
     park_current(&commit_wait, &args, why, object);

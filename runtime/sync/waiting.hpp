@@ -90,9 +90,9 @@ struct parker {
   /// One node, no deadline, membarrier available: wakers claim without an
   /// RMW (see "The claim without an RMW"). Set before the wait is reachable.
   bool plain_claim = false;
-  std::atomic<bool> claiming{false};  ///< a plain claim is in progress
-  std::atomic<std::uint32_t> signal{0};         ///< plain thread: 1 once woken
-  timer_entry timer;                            ///< armed for timed waits
+  std::atomic<bool> claiming{false};     ///< a plain claim is in progress
+  std::atomic<std::uint32_t> signal{0};  ///< plain thread: 1 once woken
+  timer_entry timer;                     ///< armed for timed waits
   /// The heap `timer` was added to (by the park commit, on the worker the
   /// fiber parked on); read after the wake, which orders it.
   timer_heap* armed_on = nullptr;
