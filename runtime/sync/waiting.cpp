@@ -248,8 +248,8 @@ std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t lock
     // it returns, the timer no longer touches `p`.
     p.armed_on->remove(&p.timer);
   }
-  // acquire: pairs with the claimer's acq_rel CAS; its hand-off, and its
-  // unlinking of the node it claimed through, are visible.
+  // acquire: pairs with the claimer's CAS or release store; its unlinking
+  // of the node it claimed through is visible.
   const std::uint32_t outcome = p.outcome.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < node_count; ++i) {
     waiter_node& node = nodes[i];
