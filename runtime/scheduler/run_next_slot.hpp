@@ -3,9 +3,9 @@
 // may empty when the owner leaves a fiber stranded in it.
 //
 // Who touches the slot. The owner, on every wake it places (swap(f)) and on
-// every scheduling decision that takes it (swap(nullptr)): two of the four
-// locked instructions of a channel round trip between two fibers when these
-// were exchanges (pingpong, 2 workers: 140 ns with them, 109 without). The
+// every scheduling decision that takes it (swap(nullptr)): two of the five
+// locked instructions each message of a ping-pong between two fibers cost
+// when these were exchanges (pingpong, 2 workers: 140 ns, 109 without). The
 // watcher, rarely: it takes a fiber whose owner made no scheduling decision
 // for a whole watch period (tens of microseconds or more). Sleepers only read.
 //
