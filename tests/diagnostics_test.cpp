@@ -81,6 +81,10 @@ TEST_P(Diagnostics, JoinWaitNamesTheJoinedFiber) {
   m.lock();
   auto child = rt.spawn([&m] { const std::lock_guard hold(m); });
   const weft::fiber_id child_id = child.id();
+  // A fiber spawned from outside is listed only once a worker adopted it
+  // (docs/design.md 14): wait for the child to be parked on the mutex, else
+  // the joiner may be listed parked before the child is listed at all.
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::mutex);
   auto joiner = rt.spawn([&child] { child.join(); });
   weft::test::wait_until_parked(rt, 1, weft::wait_kind::join);
   const weft::fiber_info f = find_fiber(rt.fibers(), joiner.id());
