@@ -548,7 +548,22 @@ class spawned_example {
 
 // End to end: the stuck example deadlocks, gets SIGQUIT with
 // WEFT_DUMP_SIGNAL=QUIT, writes the dump and keeps running.
+// ThreadSanitizer runs a signal handler only when the receiving thread next
+// passes one of its interceptors; a process-directed signal that lands on a
+// thread that never does (its own background thread, a worker asleep on a
+// raw futex system call) is never handled, and the dump never comes (seen
+// under load: the example's main thread in pause(), its dump thread still
+// waiting for the handler's byte). The signal plumbing is checked by the
+// release and ASan builds.
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_SKIP_PROCESS_SIGNALS_UNDER_TSAN() \
+  GTEST_SKIP() << "ThreadSanitizer may never run a process-directed signal's handler"
+#else
+#define WEFT_SKIP_PROCESS_SIGNALS_UNDER_TSAN() static_cast<void>(0)
+#endif
+
 TEST(DumpSignal, StuckProcessDumpsOnSigquitAndKeepsRunning) {
+  WEFT_SKIP_PROCESS_SIGNALS_UNDER_TSAN();
   spawned_example stuck({"WEFT_DUMP_SIGNAL=QUIT"});
   ASSERT_EQ(kill(stuck.pid(), SIGQUIT), 0);
   // The dump names the two stuck transfers and shows where they wait.
@@ -567,6 +582,7 @@ TEST(DumpSignal, StuckProcessDumpsOnSigquitAndKeepsRunning) {
 // The periodic check: the stuck example with WEFT_DEADLOCK_CHECK_MS writes
 // the cycle once, with both transfers' stacks, and keeps running.
 TEST(DeadlockCheck, StuckProcessReportsItsCycleOnce) {
+  WEFT_SKIP_PROCESS_SIGNALS_UNDER_TSAN();
   spawned_example stuck({"WEFT_DEADLOCK_CHECK_MS=5", "WEFT_DUMP_SIGNAL=QUIT"});
   std::string all = stuck.read_stderr_until(
       {"weft: deadlock in runtime \"weft\": 2 fibers wait for each other",
