@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -32,7 +31,10 @@ class round_gate {
 
 // Each round, the waker claims `per_round` parkers first to last in a tight loop while the
 // canceller, once through its fence, claims them last to first: the two meet somewhere in the
-// middle, claim against claim, and the fence's barrier point falls inside the waker's loop.
+// middle, claim against claim, and the fence's barrier point falls inside the waker's loop, so
+// both the waker's plain path and its CAS path meet the canceller. What this checks is the
+// outcomes (one winner, the winner's value stored); the window a broken handshake would open is
+// a few instructions wide and this test does not reliably hit it (docs/design.md, section 9).
 TEST(PlainClaim, AWakerAndACancellerNeverBothWin) {
   if (!asymmetric_fence_available()) GTEST_SKIP() << "membarrier is not available here";
   constexpr std::size_t rounds = 200;
@@ -78,57 +80,6 @@ TEST(PlainClaim, AWakerAndACancellerNeverBothWin) {
   canceller.join();
   // Not asserted (they depend on timing): how the claims split.
   RecordProperty("waker_wins", static_cast<int>(waker_wins));
-  RecordProperty("canceller_wins", static_cast<int>(canceller_wins));
-}
-
-// Each round, the canceller, once through its fence, waits until it sees the waker at the claim
-// (`claiming` set) and claims at that very moment, so its claim takes the path that waits the
-// waker out; the waker starts after a delay spread over the fence's length, so that in many
-// rounds it starts after the fence and takes its CAS path while the canceller waits.
-TEST(PlainClaim, ACancellerClaimingWhileAWakerIsAtTheClaimLosesOrWinsAlone) {
-  if (!asymmetric_fence_available()) GTEST_SKIP() << "membarrier is not available here";
-  constexpr std::size_t rounds = 20'000;
-  std::vector<std::unique_ptr<parker>> parkers;
-  for (std::size_t r = 0; r < rounds; ++r) {
-    parkers.push_back(std::make_unique<parker>(nullptr));
-    parkers.back()->plain_claim = true;
-  }
-  std::vector<std::uint8_t> waker_won(rounds), canceller_won(rounds);
-  std::atomic<std::uint16_t> interrupters{0};
-  round_gate gate;
-
-  // How long a heavy fence takes here (only shapes the delays; nothing asserted on it).
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 16; ++i) heavy_fence();
-  const auto fence = (std::chrono::steady_clock::now() - t0) / 16;
-
-  std::thread canceller([&] {
-    for (std::size_t r = 0; r < rounds; ++r) {
-      parker& p = *parkers[r];
-      gate.arrive_and_wait(r);
-      interrupters.fetch_add(1, std::memory_order_relaxed);
-      heavy_fence();
-      while (!p.claiming.load(std::memory_order_relaxed) &&
-             p.outcome.load(std::memory_order_relaxed) == parker::waiting) {
-        cpu_relax();
-      }
-      canceller_won[r] = parker::claim_for_cancellation(&p.hook) ? 1 : 0;
-      interrupters.fetch_sub(1, std::memory_order_release);
-    }
-  });
-  for (std::size_t r = 0; r < rounds; ++r) {
-    gate.arrive_and_wait(r);
-    const auto until = std::chrono::steady_clock::now() + fence * static_cast<int>(r % 4);
-    while (std::chrono::steady_clock::now() < until) cpu_relax();
-    waker_won[r] = claim_for_waker(*parkers[r], 1, &interrupters) ? 1 : 0;
-  }
-  canceller.join();
-
-  std::uint64_t canceller_wins = 0;
-  for (std::size_t r = 0; r < rounds; ++r) {
-    ASSERT_EQ(waker_won[r] + canceller_won[r], 1) << "round " << r;
-    canceller_wins += canceller_won[r];
-  }
   RecordProperty("canceller_wins", static_cast<int>(canceller_wins));
 }
 

@@ -34,9 +34,9 @@ TEST(RunNextSlot, SwapReturnsWhatWasThere) {
   item ia, ib;
   fiber* const a = as_fiber(ia);
   fiber* const b = as_fiber(ib);
-  EXPECT_FALSE(slot.filled());
+  EXPECT_FALSE(slot.occupied());
   EXPECT_EQ(slot.swap(a), nullptr);
-  EXPECT_TRUE(slot.filled());
+  EXPECT_TRUE(slot.occupied());
   EXPECT_TRUE(slot.occupied());
   EXPECT_EQ(slot.swap(b), a);
   EXPECT_EQ(slot.swap(nullptr), b);
@@ -104,7 +104,7 @@ TEST_P(RunNextSlotStress, EveryFiberIsTakenExactlyOnce) {
     }
     // Pauses of varying length (up to a few microseconds, about a membarrier's cost): a watcher
     // starts its steal in one, and the owner's next swaps overlap its fence and CAS.
-    for (std::size_t spin = 0; spin < (i * 7919) % 4096 && slot.filled(); ++spin) {
+    for (std::size_t spin = 0; spin < (i * 7919) % 4096 && slot.occupied(); ++spin) {
       cpu_relax();
     }
   }

@@ -79,14 +79,11 @@ class run_next_slot {
     return out;
   }
 
-  /// Any thread: whether a fiber is in the slot (a snapshot; seq_cst for
-  /// the sleeper's side of idle.hpp's protocol when the owner exchanges).
+  /// Any thread: whether a fiber is in the slot (a snapshot; the owner sees
+  /// its own writes). seq_cst for the sleeper's side of idle.hpp's protocol
+  /// when the owner exchanges; a plain load on x86 either way.
   [[nodiscard]] bool occupied() const noexcept {
     return slot_.load(std::memory_order_seq_cst) != nullptr;
-  }
-  /// Owner: the slot's fiber without taking it (its own writes are seen).
-  [[nodiscard]] bool filled() const noexcept {
-    return slot_.load(std::memory_order_relaxed) != nullptr;
   }
 
   /// What a watcher saw: the fiber, and the owner's version at that time.

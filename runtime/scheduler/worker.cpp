@@ -245,7 +245,7 @@ void worker::drop_claimed_tail() noexcept {
 fiber* worker::take_woken() noexcept {
   if (!woken_pending_) return nullptr;
   if (const auto f = woken_owner_.pop()) return *f;
-  woken_pending_ = runnext_.filled();
+  woken_pending_ = runnext_.occupied();
   return nullptr;
 }
 
@@ -261,7 +261,7 @@ fiber* worker::take_oldest_woken() noexcept {
 
 fiber* worker::take_runnext() noexcept {
   // No RMW when empty; no load either while nothing was woken here.
-  if (!woken_pending_ || !runnext_.filled()) return nullptr;
+  if (!woken_pending_ || !runnext_.occupied()) return nullptr;
   return runnext_.swap(nullptr);
 }
 

@@ -151,7 +151,7 @@ class worker {
   [[nodiscard]] bool queue_empty_estimate() const noexcept { return owner_.empty_estimate(); }
   /// Whether a fiber is ready in the run-next slot, the deque or the woken deque.
   [[nodiscard]] bool has_ready_fibers() const noexcept {
-    return runnext_.filled() || !owner_.empty_estimate() || !woken_owner_.empty_estimate();
+    return runnext_.occupied() || !owner_.empty_estimate() || !woken_owner_.empty_estimate();
   }
   /// The fiber running on this worker now; nullptr in the worker's own context.
   [[nodiscard]] fiber* running() const noexcept { return running_; }

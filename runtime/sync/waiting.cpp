@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include "fiber/fiber.hpp"
-#include "platform/asymmetric_fence.hpp"
 #include "platform/futex.hpp"
 #include "platform/spinlock.hpp"
 #include "scheduler/park.hpp"
@@ -150,27 +149,27 @@ void unlink(wait_list& list, waiter_node& node) noexcept {
 bool claim_for_waker(parker& p, std::uint32_t value,
                      const std::atomic<std::uint16_t>* interrupters) noexcept {
   std::uint32_t expected = parker::waiting;
-  if (p.plain_claim) {
-    // The handshake of "The claim without an RMW" (waiting.hpp).
-    p.claiming.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    // acquire: pairs with a canceller's release decrement; its claim is seen.
-    if (interrupters == nullptr || interrupters->load(std::memory_order_acquire) == 0) [[likely]] {
-      const bool won = p.outcome.load(std::memory_order_relaxed) == parker::waiting;
-      // release: as the CAS's; the node's unlinking is visible to the
-      // parker's acquire load in wait_claimed().
-      if (won) p.outcome.store(value, std::memory_order_release);
-      // release: a canceller waiting for this sees our outcome.
-      p.claiming.store(false, std::memory_order_release);
-      return won;
-    }
-    const bool won = p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
-    p.claiming.store(false, std::memory_order_release);
-    return won;
+  if (!p.plain_claim) {
+    // acq_rel: the winner's later hand-off is ordered after the win; see
+    // waiting.hpp for why one winner.
+    return p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
   }
-  // acq_rel: the winner's later hand-off is ordered after the win; see
-  // waiting.hpp for why one winner.
-  return p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
+  // The handshake of "The claim without an RMW" (waiting.hpp).
+  p.claiming.store(true, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  bool won;
+  // acquire: pairs with a canceller's release decrement; its claim is seen.
+  if (interrupters == nullptr || interrupters->load(std::memory_order_acquire) == 0) [[likely]] {
+    won = p.outcome.load(std::memory_order_relaxed) == parker::waiting;
+    // release: as the CAS's; the node's unlinking is visible to the
+    // parker's acquire load in wait_claimed().
+    if (won) p.outcome.store(value, std::memory_order_release);
+  } else {
+    won = p.outcome.compare_exchange_strong(expected, value, std::memory_order_acq_rel);
+  }
+  // release: a canceller waiting for this sees our outcome.
+  p.claiming.store(false, std::memory_order_release);
+  return won;
 }
 
 waiter_node* claim_first(wait_list& list) noexcept {
@@ -232,7 +231,8 @@ std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t lock
   p.timer.deadline_ns = deadline_ns;
   p.timer.fire = &on_wait_timeout;
   // Every list is still locked: no waker sees the parker before this.
-  p.plain_claim = node_count == 1 && deadline_ns == no_deadline && asymmetric_fence_available();
+  // (The flag cancellation.hpp keeps: a canceller fences with membarrier.)
+  p.plain_claim = node_count == 1 && deadline_ns == no_deadline && fiber_fence_is_compiler_barrier;
   if (p.f) {
     park_commit_args args{&p, locked, locked_count};
     park_current(&commit_wait, &args, why, object);
