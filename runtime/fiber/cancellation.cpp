@@ -98,22 +98,10 @@ bool cancellation_pending_slow(const fiber& f) noexcept {
   return any_expired(f.cancel.innermost, &f.cancel);
 }
 
-void begin_inline_guest(fiber& host, fiber& child) noexcept {
+void begin_inline_guest_slow(fiber& host, fiber& child) noexcept {
   // A shielded host's cancellation does not reach it, nor its guest; the
   // host's shields cannot change before the guest returns.
-  if (shielded(host)) return;
-  // release: pairs with interrupt()'s acquire; the child's record is ready.
-  host.inline_guest.store(&child, std::memory_order_release);
-  fiber_side_fence();
-  // An interrupter that came before the store did not see the guest.
-  if (cancellation_pending(host)) [[unlikely]]
-    cancel_fiber(child);
-}
-
-void end_inline_guest(fiber& host) noexcept {
-  if (host.inline_guest.load(std::memory_order_relaxed) == nullptr) return;
-  host.inline_guest.store(nullptr, std::memory_order_relaxed);
-  wait_out_interrupters(host);
+  if (!shielded(host)) publish_inline_guest(host, child);
 }
 
 bool publish_cancellable_wait_slow(fiber& f, cancel_hook& hook) noexcept {
@@ -146,12 +134,8 @@ void cancel_fiber(fiber& f) noexcept {
   interrupt(f);
 }
 
-void run_body(fiber& f) noexcept {
-  if (f.cancel_requested.load(std::memory_order_relaxed)) [[unlikely]] {
-    f.body->error = std::make_exception_ptr(cancelled{});
-    return;
-  }
-  f.body->run();
+void store_cancelled_outcome(fiber& f) noexcept {
+  f.body->error = std::make_exception_ptr(cancelled{});
 }
 
 bool is_cancellation(const std::exception_ptr& error) noexcept {

@@ -141,16 +141,21 @@ void wait_settled(cancel_hook& hook) noexcept;
 void wait_out_interrupters(fiber& f) noexcept;
 
 /// Around an inline run of `child` on `host`'s stack (host's own thread).
-void begin_inline_guest(fiber& host, fiber& child) noexcept;
-void end_inline_guest(fiber& host) noexcept;
+/// Inline, in fiber.hpp (they run on every inline join).
+inline void begin_inline_guest(fiber& host, fiber& child) noexcept;
+inline void end_inline_guest(fiber& host) noexcept;
+/// begin_inline_guest for a host with shields or an enclosing frame.
+void begin_inline_guest_slow(fiber& host, fiber& child) noexcept;
 
 /// Asks `f` to stop: sets cancel_requested, stops its stop token, claims its
 /// current wait if it has one. Any thread; the caller holds a reference.
 void cancel_fiber(fiber& f) noexcept;
 
 /// Runs the fiber's body, or, if it was cancelled before it started, stores
-/// weft::cancelled as its outcome without running it.
-void run_body(fiber& f) noexcept;
+/// weft::cancelled as its outcome without running it. Inline, in fiber.hpp.
+inline void run_body(fiber& f) noexcept;
+/// Stores weft::cancelled as the outcome of `f`, which never ran.
+void store_cancelled_outcome(fiber& f) noexcept;
 
 /// True if `error` holds a weft::cancelled.
 bool is_cancellation(const std::exception_ptr& error) noexcept;

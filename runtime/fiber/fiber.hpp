@@ -205,6 +205,41 @@ inline void withdraw_cancellable_wait(fiber& f, cancel_hook& hook) noexcept {
     wait_out_interrupters(f);
 }
 
+/// begin_inline_guest's publication, once the host is known not shielded.
+inline void publish_inline_guest(fiber& host, fiber& child) noexcept {
+  // release: pairs with interrupt()'s acquire; the child's record is ready.
+  host.inline_guest.store(&child, std::memory_order_release);
+  fiber_side_fence();
+  // An interrupter that came before the store did not see the guest.
+  if (cancellation_pending(host)) [[unlikely]]
+    cancel_fiber(child);
+}
+
+inline void begin_inline_guest(fiber& host, fiber& child) noexcept {
+  if (host.cancel.shields != 0 || host.cancel.enclosing != nullptr) [[unlikely]] {
+    begin_inline_guest_slow(host, child);
+    return;
+  }
+  publish_inline_guest(host, child);
+}
+
+inline void end_inline_guest(fiber& host) noexcept {
+  if (host.inline_guest.load(std::memory_order_relaxed) == nullptr) return;  // shielded
+  host.inline_guest.store(nullptr, std::memory_order_relaxed);
+  fiber_side_fence();
+  // acquire: pairs with the interrupter's release decrement.
+  if (host.interrupters.load(std::memory_order_acquire) != 0) [[unlikely]]
+    wait_out_interrupters(host);
+}
+
+inline void run_body(fiber& f) noexcept {
+  if (f.cancel_requested.load(std::memory_order_relaxed)) [[unlikely]] {
+    store_cancelled_outcome(f);
+    return;
+  }
+  f.body->run();
+}
+
 /// Prints "weft: fiber <id>: bad state transition ..." and aborts.
 [[noreturn]] void report_bad_transition(const fiber& f, run_state actual, run_state from,
                                         run_state to) noexcept;

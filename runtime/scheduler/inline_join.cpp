@@ -23,6 +23,35 @@ std::ptrdiff_t requested_stack(const fiber& f) noexcept {
 
 }  // namespace
 
+inline worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
+  fiber* const entry = as_spawn_entry(&f);
+  const bool thieves = has_thieves();
+  // Where the entry was pushed (an entry keeps its index, take_at() leaves
+  // holes), as a distance from the bottom; modulo 2^32, so an entry already
+  // popped gives a huge one, which peek_at() finds out of range.
+  const std::uint32_t depth = static_cast<std::uint32_t>(owner_.next_index() - 1) - f.spawn_slot;
+  const auto seen = owner_.peek_at(depth);
+  if (seen && *seen == entry) {
+    // Take the entry out: pop() at the bottom (fib: the child spawned
+    // last), else take_at(), which leaves a hole (skynet joins its ten
+    // children oldest first); each one handshake with the thieves at most,
+    // no RMW, and the record keeps no tombstone.
+    if (depth == 0) return owner_.pop(thieves) ? spawn_claim::removed : spawn_claim::none;
+    if (owner_.take_at(depth, thieves)) {
+      ++holes_;
+      return spawn_claim::removed;
+    }
+  }
+  // Within a thief's reach, or in a thief's hands: race it (accept_entry).
+  // Without other workers there is no thief: a store does.
+  if (!thieves) {
+    f.start_claimed.store(true, std::memory_order_relaxed);
+  } else if (f.start_claimed.exchange(true, std::memory_order_acq_rel)) {
+    return spawn_claim::none;
+  }
+  return spawn_claim::tombstoned;
+}
+
 bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept {
   // Relaxed: claims are made only on the thread of the worker whose deque
   // received the spawn entry (worker.hpp), and if that worker started the

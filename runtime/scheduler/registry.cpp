@@ -51,31 +51,11 @@ fiber_registry::fiber_registry(unsigned shards)
       shard_count_(shards),
       asymmetric_(asymmetric_updates()) {}
 
-bool fiber_registry::owner_enter(shard& s) const noexcept {
-  if (!asymmetric_) {
-    s.lock.lock();
-    return true;
-  }
-  // relaxed, with only a compiler barrier between: membarrier() in
-  // inspect_begin orders them against the inspector (registry.hpp).
-  s.owner_inside.store(true, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  // acquire: reading an inspection's end (inspect_end's release) orders
-  // what that inspector did before, such as retain_all()'s references,
-  // before our update.
-  if (!s.inspected.load(std::memory_order_acquire)) return false;
-  s.owner_inside.store(false, std::memory_order_release);
-  s.lock.lock();  // held by the inspector until it is done
+bool fiber_registry::owner_enter_locked(shard& s) const noexcept {
+  // release: as owner_leave's, for the update we did not make.
+  if (asymmetric_) s.owner_inside.store(false, std::memory_order_release);
+  s.lock.lock();  // held by an inspector until it is done
   return true;
-}
-
-void fiber_registry::owner_leave(shard& s, bool locked) noexcept {
-  if (locked) {
-    s.lock.unlock();
-  } else {
-    // release: pairs with inspect_begin's acquire load; the update is visible.
-    s.owner_inside.store(false, std::memory_order_release);
-  }
 }
 
 void fiber_registry::inspect_begin(shard& s) const noexcept {

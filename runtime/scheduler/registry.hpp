@@ -92,9 +92,32 @@ class fiber_registry {
   /// Calls visit(fiber&) for every linked fiber, one shard inspected at a time.
   template <class Visit>
   void for_each_linked(Visit visit) const;
-  /// Enters / leaves an owner's update; true if it took the lock.
-  bool owner_enter(shard& s) const noexcept;
-  static void owner_leave(shard& s, bool locked) noexcept;
+  /// Enters / leaves an owner's update; true if it took the lock. Inline:
+  /// twice per fiber, and the fast path is three plain accesses.
+  bool owner_enter(shard& s) const noexcept {
+    if (asymmetric_) [[likely]] {
+      // relaxed, with only a compiler barrier between: membarrier() in
+      // inspect_begin orders them against the inspector (see the top).
+      s.owner_inside.store(true, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      // acquire: reading an inspection's end (inspect_end's release) orders
+      // what that inspector did before, such as retain_all()'s references,
+      // before our update.
+      if (!s.inspected.load(std::memory_order_acquire)) [[likely]]
+        return false;
+    }
+    return owner_enter_locked(s);
+  }
+  static void owner_leave(shard& s, bool locked) noexcept {
+    if (locked) {
+      s.lock.unlock();
+    } else {
+      // release: pairs with inspect_begin's acquire load; the update is visible.
+      s.owner_inside.store(false, std::memory_order_release);
+    }
+  }
+  /// owner_enter's slow path: without membarrier, or during an inspection.
+  bool owner_enter_locked(shard& s) const noexcept;
   /// Enters / leaves an inspection: the owner is kept out.
   void inspect_begin(shard& s) const noexcept;
   void inspect_end(shard& s) const noexcept;

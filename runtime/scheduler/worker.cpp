@@ -40,22 +40,6 @@ constexpr std::uint32_t fairness_period = 61;
 constexpr std::int64_t watch_period_min_ns = 50'000;
 constexpr std::int64_t watch_period_max_ns = 1'000'000;
 
-// Spawn entries (worker.hpp) carry this bit; fiber records are aligned to
-// at least 8 bytes.
-constexpr std::uintptr_t spawn_entry_bit = 1;
-
-fiber* as_spawn_entry(fiber* f) noexcept {
-  return reinterpret_cast<fiber*>(reinterpret_cast<std::uintptr_t>(f) | spawn_entry_bit);
-}
-
-bool is_spawn_entry(const fiber* entry) noexcept {
-  return (reinterpret_cast<std::uintptr_t>(entry) & spawn_entry_bit) != 0;
-}
-
-fiber* fiber_of(fiber* entry) noexcept {
-  return reinterpret_cast<fiber*>(reinterpret_cast<std::uintptr_t>(entry) & ~spawn_entry_bit);
-}
-
 std::uint64_t xorshift(std::uint64_t& state) noexcept {
   state ^= state << 13;
   state ^= state >> 7;
@@ -76,6 +60,7 @@ worker::current() noexcept {
 worker::worker(runtime_core& core, unsigned index)
     : core_(core),
       index_(index),
+      has_thieves_(core.opts.workers > 1),
       owner_(queue_.owner_handle()),
       stealer_(queue_.stealer_handle()),
       stacks_(core.stacks),
@@ -111,8 +96,6 @@ void worker::run() noexcept {
 }
 
 void worker::push_local(fiber* f) { push_entry(f); }
-
-bool worker::has_thieves() const noexcept { return core_.worker_count() > 1; }
 
 void worker::push_spawned(fiber* f) {
   // Both published by the push (a thief that takes the entry reads neither).
@@ -183,45 +166,12 @@ fiber* worker::pop_own() noexcept {
   return nullptr;
 }
 
-worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
-  fiber* const entry = as_spawn_entry(&f);
-  const bool thieves = has_thieves();
-  // Where the entry was pushed (an entry keeps its index, take_at() leaves
-  // holes), as a distance from the bottom; modulo 2^32, so an entry already
-  // popped gives a huge one, which peek_at() finds out of range.
-  const std::uint32_t depth = static_cast<std::uint32_t>(owner_.next_index() - 1) - f.spawn_slot;
-  const auto seen = owner_.peek_at(depth);
-  if (seen && *seen == entry) {
-    // Take the entry out: pop() at the bottom (fib: the child spawned
-    // last), else take_at(), which leaves a hole (skynet joins its ten
-    // children oldest first); each one handshake with the thieves at most,
-    // no RMW, and the record keeps no tombstone.
-    if (depth == 0) return owner_.pop(thieves) ? spawn_claim::removed : spawn_claim::none;
-    if (owner_.take_at(depth, thieves)) {
-      ++holes_;
-      return spawn_claim::removed;
-    }
-  }
-  // Within a thief's reach, or in a thief's hands: race it (accept_entry).
-  // Without other workers there is no thief: a store does.
-  if (!thieves) {
-    f.start_claimed.store(true, std::memory_order_relaxed);
-  } else if (f.start_claimed.exchange(true, std::memory_order_acq_rel)) {
-    return spawn_claim::none;
-  }
-  return spawn_claim::tombstoned;
-}
-
-void worker::drop_claimed_tail() noexcept {
-  if (holes_ == 0) return;  // none left since the count was last reset
-  // Only when the bottom entry is a hole (a look, no handshake): most of
-  // the time (skynet, before its last child) it is a live entry. Tombstones
-  // alone are left for pop_own(): telling one from a live entry means
-  // reading its record, which a thief may free unless the handshake is
-  // done first, and with thieves about that handshake on every inline run
-  // cost more than the pops it saves (skynet, 2 workers: 13%).
-  const auto bottom = owner_.peek_at(0);
-  if (!bottom || *bottom != nullptr) return;
+void worker::drop_dead_tail() noexcept {
+  // Called only when the bottom entry is a hole (drop_claimed_tail).
+  // Tombstones alone are left for pop_own(): telling one from a live entry
+  // means reading its record, which a thief may free unless the handshake
+  // is done first, and with thieves about that handshake on every inline
+  // run cost more than the pops it saves (skynet, 2 workers: 13%).
   const bool thieves = has_thieves();
   std::int64_t holes = 0;
   // Once the range is out of reach (drop_newest_while), the tombstones in
@@ -264,8 +214,6 @@ fiber* worker::take_runnext() noexcept {
   if (!woken_pending_ || !runnext_.occupied()) return nullptr;
   return runnext_.swap(nullptr);
 }
-
-runtime_core& worker::core() noexcept { return core_; }
 
 fiber* worker::next_local() noexcept {
   const std::uint32_t tick = tick_.load(std::memory_order_relaxed) + 1;

@@ -79,6 +79,22 @@ namespace weft::detail {
 class runtime_core;
 struct fiber;
 
+// Spawn entries ("Spawn entries" above) carry this bit; fiber records are
+// aligned to at least 8 bytes.
+constexpr std::uintptr_t spawn_entry_bit = 1;
+
+inline fiber* as_spawn_entry(fiber* f) noexcept {
+  return reinterpret_cast<fiber*>(reinterpret_cast<std::uintptr_t>(f) | spawn_entry_bit);
+}
+
+inline bool is_spawn_entry(const fiber* entry) noexcept {
+  return (reinterpret_cast<std::uintptr_t>(entry) & spawn_entry_bit) != 0;
+}
+
+inline fiber* fiber_of(fiber* entry) noexcept {
+  return reinterpret_cast<fiber*>(reinterpret_cast<std::uintptr_t>(entry) & ~spawn_entry_bit);
+}
+
 /// What the context switched to must do for the context switched from.
 enum class after_switch : std::uint8_t {
   nothing,  ///< from the worker's own context
@@ -135,10 +151,18 @@ class worker {
     tombstoned,  ///< claimed; its entry stays behind as a tombstone
   };
   /// Takes `f`, a fiber not yet started whose spawn entry this worker's
-  /// deque received, to run it inline (inline_join.hpp).
-  spawn_claim claim_unstarted(fiber& f) noexcept;
+  /// deque received, to run it inline (inline_join.hpp). Inline, defined in
+  /// inline_join.cpp, its one caller.
+  inline spawn_claim claim_unstarted(fiber& f) noexcept;
   /// Pops the holes at the bottom of the deque (and tombstones among them).
-  void drop_claimed_tail() noexcept;
+  /// Inline: after every inline run, and most of the time it only looks.
+  void drop_claimed_tail() noexcept {
+    if (holes_ == 0) return;  // none left since the count was last reset
+    // Only when the bottom entry is a hole (a look, no handshake): most of
+    // the time (skynet, before its last child) it is a live entry.
+    const auto bottom = owner_.peek_at(0);
+    if (bottom && *bottom == nullptr) drop_dead_tail();
+  }
   /// Makes `f` the running fiber without a switch (an inline run).
   void set_running(fiber* f) noexcept { running_ = f; }
   /// This thread's C++ exception state (context.hpp).
@@ -196,7 +220,7 @@ class worker {
   /// Whether this worker's deque looks non-empty.
   [[nodiscard]] bool has_stealable_work() const noexcept { return !stealer_.empty_estimate(); }
   [[nodiscard]] unsigned index() const noexcept { return index_; }
-  runtime_core& core() noexcept;
+  runtime_core& core() noexcept { return core_; }
 
  private:
   friend void fiber_entry(transfer t) noexcept;
@@ -216,7 +240,7 @@ class worker {
   void push_entry(fiber* entry);
   /// Other workers exist, which may steal from this one's deque (with one
   /// worker, the deque's owner needs no handshake and wakes nobody).
-  [[nodiscard]] bool has_thieves() const noexcept;
+  [[nodiscard]] bool has_thieves() const noexcept { return has_thieves_; }
   fiber* take_runnext() noexcept;
   fiber* take_woken() noexcept;         // newest first (LIFO, as the deque)
   fiber* take_oldest_woken() noexcept;  // the fairness step's pick
@@ -252,6 +276,7 @@ class worker {
 
   runtime_core& core_;
   const unsigned index_;
+  const bool has_thieves_;  // the runtime has other workers
   local_queue<fiber*> queue_;
   local_queue<fiber*>::owner owner_;
   local_queue<fiber*>::stealer stealer_;
@@ -297,6 +322,8 @@ class worker {
   std::int64_t holes_ = 0;
   // How many dead entries drop_claimed_tail pops at most in one go.
   static constexpr std::int64_t dead_entries_reach = 16;
+  // drop_claimed_tail's work once the bottom entry is a hole.
+  void drop_dead_tail() noexcept;
   worker_counters counters_;
   // 0 awake (or woken); `asleep` while asleep on the futex word;
   // `asleep_in_epoll` while blocked in the runtime's epoll set. The waker
