@@ -18,9 +18,7 @@ std::ostream& operator<<(std::ostream& out, fiber_id id) {
 
 namespace this_fiber {
 
-void yield() {
-  if (!detail::worker::yield_current()) std::this_thread::yield();  // a plain thread
-}
+// yield() is in worker.cpp, beside the worker::yield_current() it inlines.
 
 void sleep_until(std::chrono::steady_clock::time_point deadline) {
   detail::fiber* self = detail::current_fiber();
