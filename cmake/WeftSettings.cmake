@@ -60,3 +60,16 @@ function(weft_enable_lto target)
     endif()
   endif()
 endfunction()
+
+# weft_unity_without_lto(<target> <sources>...): where LTO is not in effect
+# (WEFT_LTO off, as in a user's add_subdirectory build, or a sanitizer
+# build), compiles <sources> as one unity translation unit, so the calls
+# between them inline as LTO would inline them (docs/design.md, "Builds").
+# The sanitizer presets build this way, so the test suite runs on it.
+function(weft_unity_without_lto target)
+  if(WEFT_LTO AND _weft_ipo_supported AND NOT WEFT_SANITIZE AND CMAKE_BUILD_TYPE STREQUAL "Release")
+    return()
+  endif()
+  set_source_files_properties(${ARGN} TARGET_DIRECTORY ${target} PROPERTIES UNITY_GROUP hot_path)
+  set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_MODE GROUP)
+endfunction()
