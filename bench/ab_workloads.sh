@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interleaved A/B of weft-workloads binaries (e.g. the driver built at two
 # commits): every case runs once with each binary, RUNS times over, and the
-# median per binary is printed, one line per case.
+# median per binary is printed, one line per case, with the lowest and the
+# highest run in brackets (from 3 runs on: on a shared, noisy machine the
+# lowest time is often the steadier estimate of the work itself).
 #
 #   bench/ab_workloads.sh RUNS "<workload> [key=value ...]" ... -- BINARY...
 #
@@ -33,7 +35,17 @@ for c in "${cases[@]}"; do
   line=$(printf '%-32s' "$c")
   for b in "${bins[@]}"; do
     # shellcheck disable=SC2086  # word splitting of the value list is wanted
-    m=$(printf '%s\n' ${vals[$b]} | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    # sort -g puts "nan" first; the awk moves failed runs to the end instead.
+    m=$(printf '%s\n' ${vals[$b]} | sort -g | awk '
+      /nan/ { failed++; next }
+      { a[++n] = $1 }
+      END {
+        runs = n + failed
+        mid = int((runs + 1) / 2)
+        printf "%s", mid <= n ? a[mid] : "nan"
+        if (runs > 2 && n > 0) printf " [%s..%s]", a[1], a[n]
+        if (failed) printf " (%d failed)", failed
+      }')
     line+="  $(basename "$b")=$m"
   done
   echo "$line"

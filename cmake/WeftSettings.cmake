@@ -65,9 +65,11 @@ endfunction()
 # (WEFT_LTO off, as in a user's add_subdirectory build, or a sanitizer
 # build), compiles <sources> as one unity translation unit, so the calls
 # between them inline as LTO would inline them (docs/design.md, "Builds").
-# The sanitizer presets build this way, so the test suite runs on it.
+# The sanitizer presets build this way (RelWithDebInfo), so the ASan and
+# TSan suites run on the unit; a multi-config generator gets it as well.
 function(weft_unity_without_lto target)
-  if(WEFT_LTO AND _weft_ipo_supported AND NOT WEFT_SANITIZE AND CMAKE_BUILD_TYPE STREQUAL "Release")
+  string(TOUPPER "${CMAKE_BUILD_TYPE}" build_type)
+  if(WEFT_LTO AND _weft_ipo_supported AND NOT WEFT_SANITIZE AND build_type STREQUAL "RELEASE")
     return()
   endif()
   set_source_files_properties(${ARGN} TARGET_DIRECTORY ${target} PROPERTIES UNITY_GROUP hot_path)

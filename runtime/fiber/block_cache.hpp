@@ -14,9 +14,14 @@
 
 namespace weft::detail {
 
+// Both read this thread's cache (thread-locals), so neither may be inlined:
+// a caller that switches fibers, such as fiber_entry's loop, which frees
+// records between bodies, could otherwise reuse a thread-local's address
+// computed before a switch after it, on another thread (design.md 12).
+
 /// A block of at least `bytes` bytes, aligned to `align`. Any thread.
-void* allocate_block(std::size_t bytes, std::size_t align);
+[[gnu::noinline]] void* allocate_block(std::size_t bytes, std::size_t align);
 /// Returns a block from allocate_block with the same `bytes` and `align`. Any thread.
-void free_block(void* block, std::size_t bytes, std::size_t align) noexcept;
+[[gnu::noinline]] void free_block(void* block, std::size_t bytes, std::size_t align) noexcept;
 
 }  // namespace weft::detail

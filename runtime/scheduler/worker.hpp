@@ -194,10 +194,10 @@ class worker {
   [[nodiscard]] execution_stack own_stack() const noexcept { return own_stack_; }
   /// Where a stall capture meets this worker's signal handler.
   stall_capture& stall_slot() noexcept { return stall_slot_; }
-  /// Yields the running fiber (this_fiber::yield, its one caller, in
-  /// worker.cpp, where it is inlined); false, doing nothing, if the caller
-  /// is not a fiber of a worker.
-  static bool yield_current();
+  /// Yields the running fiber; false, doing nothing, if the caller is not a
+  /// fiber of a worker. Inline, defined in worker.cpp beside its one
+  /// caller, this_fiber::yield.
+  inline static bool yield_current();
   /// Parks the running fiber; see park.hpp.
   static void park_current(bool (*commit)(fiber*, void*) noexcept, void* arg);
   /// The running fiber's body returned: switch away for good, to `next`
