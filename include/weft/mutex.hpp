@@ -72,6 +72,11 @@ class mutex {
   /// The state lock() left, read by unlock() as its first guess; written
   /// and read by the holder only (ordered by the lock itself).
   std::uint32_t held_state_ = 0;
+  /// The state the last fast unlock() left (without `locked`), lock()'s
+  /// first guess: with waiters queued it is not 0, and a guess of 0 would
+  /// cost a failed CAS. Written by unlock() before its release; any value
+  /// is safe (the CAS checks it).
+  std::atomic<std::uint32_t> freed_state_{0};
   /// An address on the holder's stack; 0 while free (runtime/sync/ownership.hpp).
   std::atomic<std::uintptr_t> holder_{0};
   friend std::uintptr_t detail::holder_of(const mutex& m) noexcept;
