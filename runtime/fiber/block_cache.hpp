@@ -6,13 +6,21 @@
 // through to the arena and its locks (measured: malloc+free were 18% of a
 // skynet run). This cache keeps up to `per_class` blocks per 64-byte size
 // class on each thread; a block freed on another thread simply joins that
-// thread's cache. Blocks above `max_cached` bytes or with alignment above
-// the default new alignment bypass it.
+// thread's cache. A cache that overflows moves its full list of the class to
+// a shared depot, and a cache that runs dry takes one from there, so blocks
+// freed on one thread reach the thread that allocates them (a thread pool's
+// submitter) in batches, without malloc. Blocks above `max_cached` bytes or
+// with alignment above the default new alignment bypass both.
 #pragma once
 
 #include <cstddef>
 
 namespace weft::detail {
+
+/// Blocks a thread's cache keeps per size class, and the size of a batch in
+/// the depot. A guess, to be tuned: deep enough for wide fork-join bursts,
+/// small enough (64 KiB per class at most) that idle threads hoard little.
+inline constexpr std::size_t cached_blocks_per_class = 64;
 
 // Both read this thread's cache (thread-locals), so neither may be inlined:
 // a caller that switches fibers, such as fiber_entry's loop, which frees

@@ -62,8 +62,10 @@ class runtime_core {
   idle_set idle;
   stack_pool stacks;
   fiber_registry registry;
+  // The submitting threads' line, apart from what the workers read in their
+  // loop (a thread pool's submitter writes it for every task).
   /// Fibers spawned from threads that are not this runtime's workers.
-  std::atomic<std::uint64_t> outside_spawned{0};
+  alignas(64) std::atomic<std::uint64_t> outside_spawned{0};
   /// Threads inside schedule() from outside the runtime (see there).
   std::atomic<std::uint32_t> outside_wakers{0};
 
@@ -72,7 +74,7 @@ class runtime_core {
   [[nodiscard]] worker* own_worker() const noexcept;
   void schedule_from_outside(fiber* f);
 
-  std::vector<std::unique_ptr<worker>> workers_;
+  alignas(64) std::vector<std::unique_ptr<worker>> workers_;
   std::unique_ptr<deadlock_watch> deadlock_watch_;  ///< options::deadlock_check; null if off
   std::unique_ptr<stall_watch> stall_watch_;        ///< options::stall_warning; null if off
   std::atomic<bool> stopping_{false};

@@ -1,0 +1,103 @@
+// White-box tests of the per-thread block cache and its depot: blocks freed
+// on one thread return to the thread that allocates, in batches.
+#include "fiber/block_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using weft::detail::allocate_block;
+using weft::detail::cached_blocks_per_class;
+using weft::detail::free_block;
+
+constexpr std::size_t block_bytes = 320;  // a size class no other test here uses
+constexpr std::size_t block_align = alignof(std::max_align_t);
+
+std::vector<void*> allocate_on_this_thread(std::size_t n) {
+  std::vector<void*> blocks;
+  for (std::size_t i = 0; i < n; ++i) blocks.push_back(allocate_block(block_bytes, block_align));
+  return blocks;
+}
+
+TEST(BlockCache, BlocksFreedOnAnotherThreadComeBackToTheAllocatingThread) {
+  // Thread A allocates two batches' worth; thread B frees them all. B's
+  // cache keeps one list and moves the first full list to the depot, so A's
+  // next allocations (its own cache is empty) are the blocks B freed first.
+  const std::vector<void*> allocated = allocate_on_this_thread(2 * cached_blocks_per_class);
+  std::thread([&allocated] {
+    for (void* b : allocated) free_block(b, block_bytes, block_align);
+  }).join();  // B's exit frees the list its cache kept
+
+  // A free list is a stack: B's first list holds blocks 0..63 with 63 on
+  // top, and A pops them in that order (malloc would not hand back 64
+  // blocks in exactly this order).
+  const std::vector<void*> again = allocate_on_this_thread(cached_blocks_per_class);
+  for (std::size_t i = 0; i < again.size(); ++i) {
+    EXPECT_EQ(again[i], allocated[cached_blocks_per_class - 1 - i]) << i;
+  }
+  for (void* b : again) free_block(b, block_bytes, block_align);
+}
+
+TEST(BlockCache, ProducersAndConsumersOnManyThreadsNeverShareABlock) {
+  // Producers allocate and stamp blocks, consumers check the stamp and free
+  // them: every block crosses threads, far more than the depot holds. A
+  // block handed out twice at once would carry the wrong stamp (and ASan
+  // would see a double free).
+  constexpr int threads = 4;
+  const int per_producer = static_cast<int>(weft::test::scaled(40'000));
+  std::mutex lock;
+  std::vector<std::uint64_t*> handed;  // guarded by lock
+  std::atomic<int> producers_left{threads};
+  std::atomic<long> checked{0};
+  std::vector<std::thread> all;
+  for (int t = 0; t < threads; ++t) {
+    all.emplace_back([&, t] {
+      for (int i = 0; i < per_producer; ++i) {
+        auto* b = static_cast<std::uint64_t*>(allocate_block(block_bytes, block_align));
+        const std::uint64_t stamp =
+            (static_cast<std::uint64_t>(t) << 32) | static_cast<unsigned>(i);
+        for (std::size_t w = 0; w < block_bytes / sizeof(std::uint64_t); ++w) b[w] = stamp;
+        std::lock_guard<std::mutex> hold(lock);
+        handed.push_back(b);
+      }
+      producers_left.fetch_sub(1);
+    });
+    all.emplace_back([&] {
+      for (;;) {
+        std::vector<std::uint64_t*> mine;
+        {
+          std::lock_guard<std::mutex> hold(lock);
+          mine.swap(handed);
+        }
+        if (mine.empty()) {
+          if (producers_left.load() == 0) {
+            std::lock_guard<std::mutex> hold(lock);
+            if (handed.empty()) return;
+          }
+          std::this_thread::yield();
+          continue;
+        }
+        for (std::uint64_t* b : mine) {
+          for (std::size_t w = 1; w < block_bytes / sizeof(std::uint64_t); ++w) {
+            ASSERT_EQ(b[w], b[0]);
+          }
+          free_block(b, block_bytes, block_align);
+          checked.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& th : all) th.join();
+  EXPECT_EQ(checked.load(), static_cast<long>(threads) * per_producer);
+}
+
+}  // namespace
