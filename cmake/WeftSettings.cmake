@@ -19,8 +19,8 @@ if(WEFT_SANITIZE)
   list(JOIN _weft_sanitizers "," _weft_sanitize_joined)
   set(_weft_sanitize_flags -fsanitize=${_weft_sanitize_joined} -fno-omit-frame-pointer)
   if("thread" IN_LIST _weft_sanitizers AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    # moodycamel's queue uses standalone fences, which TSan does not model;
-    # weft adds its own acquire/release edge around it (worker::take_injected).
+    # TSan does not model standalone fences; weft uses them only where no
+    # data is published through them (idle.hpp, cancellation.hpp say why).
     list(APPEND _weft_sanitize_flags -Wno-tsan)
   endif()
   if("undefined" IN_LIST _weft_sanitizers)

@@ -2,7 +2,7 @@
 # build, test and benchmark, when they are missing. (chromium: the HTML
 # report's browser test, skipped where it is absent.)
 weft_install_deps() {
-  local packages=(g++ cmake make libboost-context-dev libconcurrentqueue-dev libgtest-dev
+  local packages=(g++ cmake make libboost-context-dev libgtest-dev
                   libbenchmark-dev libdw-dev libhttp-parser-dev libcli11-dev nlohmann-json3-dev
                   libssl-dev zlib1g-dev chromium)
   local missing=()

@@ -203,8 +203,8 @@ void start_fiber(fiber* f, task_base* body, spawn_kind kind) {
     f->join_bits.store(detached, std::memory_order_relaxed);
     f->refs.store(1, std::memory_order_relaxed);
   }
-  // release: publishes the record to whoever takes the fiber from a queue
-  // (see worker::take_injected for why the inject queue needs this edge).
+  // release: publishes the record to whoever reads the state with acquire
+  // (the queues the fiber goes to publish it to their takers as well).
   f->state.store(run_state::created, std::memory_order_release);
   if (tracing::on()) [[unlikely]]
     tracing::spawned(*f);

@@ -83,7 +83,7 @@ struct fiber {
   void* tsan_fiber = nullptr;        ///< ThreadSanitizer's state for this fiber (TSan builds)
   task_base* body = nullptr;
   runtime_core& core;
-  fiber* next_in_list = nullptr;  ///< intrusive link for the worker's yield FIFO
+  fiber* next_in_list = nullptr;  ///< intrusive link: the worker's yield FIFO, or the inject queue
   std::atomic<run_state> state{run_state::created};
   /// Set by an inspector reading this fiber's stack; a worker about to
   /// resume the fiber waits until it is clear again

@@ -12,9 +12,10 @@ idle_set::idle_set(unsigned workers, wake_fn wake, void* context)
 }
 
 void idle_set::notify_work_available() noexcept {
-  // acq_rel RMW: the caller's publication of work is sequenced before it;
-  // see the protocol in idle.hpp.
-  const std::uint64_t seen = state_.fetch_add(0, std::memory_order_acq_rel);
+  // seq_cst fence, then a load: the caller's publication of work is
+  // sequenced before the fence; see the protocol in idle.hpp.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::uint64_t seen = state_.load(std::memory_order_relaxed);
   if (searching_of(seen) != 0 || sleeping_of(seen) == 0) return;
   wake_sleeper(true);
 }

@@ -1,39 +1,118 @@
 // inject_queue: fibers made runnable from outside the runtime's workers
-// (spawns and wake-ups from plain threads or other runtimes). The only file
-// that includes moodycamel's ConcurrentQueue.
+// (spawns and wake-ups from plain threads, other runtimes, the I/O poller).
 //
-// Lock-free multi-producer multi-consumer; producers on different threads
-// never contend on a lock (each gets its own sub-queue), which is what lets
-// many outside threads submit at once. Order: FIFO per producer, no global
-// order, which is all the scheduler needs. Workers poll it when their own
-// queue is empty and every 61 scheduling ticks regardless, so outside work
-// never starves behind a busy local queue.
+// An intrusive two-part queue, linked through fiber::next_in_list:
+//   - the *inbox*, a LIFO stack that producers push on with one CAS on
+//     `inbox_` (any number of producers, lock-free);
+//   - the *outbox*, a FIFO that consumers pop from, guarded by a try-lock.
+//     A consumer that finds the outbox empty takes the whole inbox with one
+//     exchange and reverses it into the outbox.
+// Order: FIFO per producer (and in CAS order across producers), which is
+// all the scheduler needs. Workers poll it when their own queue is empty and
+// every 61 scheduling ticks regardless, so outside work never starves
+// behind a busy local queue.
+//
+// Why not a general MPMC queue. It was moodycamel's ConcurrentQueue. For a
+// thread pool fed by one submitter (`pool`) it moved several cache lines
+// between the submitter and a worker per task: its per-producer block keeps
+// the producer's tail index on the same line as the consumers' counters
+// (an RMW each dequeue), and eight 8-byte slots share a line that both
+// sides write and read in lockstep (perf, pool at 1 worker: ~50% of the
+// submitter's and a third of the worker's samples in those lines). Here a
+// push writes the fiber's own record (which the worker reads anyway) and
+// one word, `inbox_`; a consumer takes any number of fibers with one
+// exchange.
+//
+// Invariants:
+//   - A fiber is in the inbox or the outbox at most once, and then in no
+//     other list that uses next_in_list (the yield FIFO holds only fibers
+//     its worker runs; a fiber is pushed here only when made runnable).
+//   - No ABA: producers only push; consumers never pop single nodes from
+//     the inbox, they exchange it for null.
+//   - outbox_head_ == nullptr if and only if outbox_size_ == 0 (both guarded
+//     by `consumer_`; the size is atomic only for probably_empty()).
 #pragma once
 
-#include <concurrentqueue/concurrentqueue.h>
-
+#include <atomic>
 #include <cstddef>
+
+#include "fiber/fiber.hpp"
+#include "platform/spinlock.hpp"
 
 namespace weft::detail {
 
-struct fiber;
-
-class inject_queue {
+/// The queue over any node type with a `Node* next_in_list` member (a
+/// template only so that tests can use plain nodes; the runtime uses
+/// inject_queue below).
+template <class Node>
+class intrusive_inject_queue {
  public:
-  /// Any thread. Publishes `f` with release semantics (moodycamel's
-  /// enqueue/dequeue pair synchronizes), so a worker that dequeues it sees
-  /// everything written to the fiber before.
-  void push(fiber* f) { queue_.enqueue(f); }
-  /// Any thread; nullptr when empty.
-  fiber* pop() noexcept {
-    fiber* f = nullptr;
-    return queue_.try_dequeue(f) ? f : nullptr;
+  /// Any thread, lock-free. Publishes `node` (and everything written before)
+  /// to the consumer that takes it.
+  void push(Node* node) noexcept {
+    Node* top = inbox_.load(std::memory_order_relaxed);
+    do {
+      node->next_in_list = top;  // read only by the consumer that takes this inbox
+      // release: pairs with take_inbox()'s acquire exchange; the record and
+      // its link are visible there (later pushes' CASes continue the
+      // release sequence). relaxed on failure: `top` is only re-linked.
+    } while (!inbox_.compare_exchange_weak(top, node, std::memory_order_release,
+                                           std::memory_order_relaxed));
   }
-  /// Cheap emptiness hint (may be stale either way). Any thread.
-  [[nodiscard]] bool probably_empty() const noexcept { return queue_.size_approx() == 0; }
+
+  /// Any thread; nullptr when empty, or when another thread is taking
+  /// (it takes on behalf of everyone: the caller looks elsewhere).
+  Node* pop() noexcept {
+    if (!consumer_.try_lock()) return nullptr;
+    if (outbox_head_ == nullptr) take_inbox();
+    Node* node = outbox_head_;
+    if (node != nullptr) {
+      outbox_head_ = node->next_in_list;
+      node->next_in_list = nullptr;
+      // relaxed: a hint for probably_empty(); the lock orders the rest.
+      outbox_size_.store(outbox_size_.load(std::memory_order_relaxed) - 1,
+                         std::memory_order_relaxed);
+    }
+    consumer_.unlock();
+    return node;
+  }
+
+  /// Cheap emptiness hint (may be stale either way). Any thread. A push
+  /// that the idle protocol orders before the call is seen (idle.hpp, "No
+  /// lost wake-up"): both parts are single words.
+  [[nodiscard]] bool probably_empty() const noexcept {
+    return inbox_.load(std::memory_order_relaxed) == nullptr &&
+           outbox_size_.load(std::memory_order_relaxed) == 0;
+  }
 
  private:
-  moodycamel::ConcurrentQueue<fiber*> queue_;
+  // Moves every fiber in the inbox to the (empty) outbox, oldest first.
+  // `consumer_` held.
+  void take_inbox() noexcept {
+    if (inbox_.load(std::memory_order_relaxed) == nullptr) return;
+    // acquire: pairs with every push's release CAS (one release sequence).
+    Node* newest = inbox_.exchange(nullptr, std::memory_order_acquire);
+    Node* oldest_first = nullptr;
+    std::size_t n = 0;
+    while (newest != nullptr) {
+      Node* older = newest->next_in_list;
+      newest->next_in_list = oldest_first;
+      oldest_first = newest;
+      newest = older;
+      ++n;
+    }
+    outbox_head_ = oldest_first;
+    outbox_size_.store(n, std::memory_order_relaxed);
+  }
+
+  // Producers' line: every push CASes it.
+  alignas(64) std::atomic<Node*> inbox_{nullptr};
+  // Consumers' line.
+  alignas(64) spinlock consumer_;
+  Node* outbox_head_ = nullptr;  // guarded by consumer_
+  std::atomic<std::size_t> outbox_size_{0};
 };
+
+using inject_queue = intrusive_inject_queue<fiber>;
 
 }  // namespace weft::detail

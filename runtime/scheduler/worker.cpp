@@ -258,13 +258,9 @@ void worker::add_timer(timer_entry* entry) {
 
 fiber* worker::take_injected() noexcept {
   if (core_.inject.probably_empty()) return nullptr;
+  // The queue's exchange acquires what the pusher wrote (inject_queue.hpp).
   fiber* f = core_.inject.pop();
-  // acquire: pairs with the release store of the fiber's state made just
-  // before it was pushed (start_fiber, make_ready). moodycamel's queue
-  // synchronizes through standalone fences, which ThreadSanitizer does not
-  // model; this load is an edge it sees (and a real one besides).
   if (!f) return nullptr;
-  (void)f->state.load(std::memory_order_acquire);
   if (!f->registered) {
     // Spawned from outside the runtime: it joins the registry here, on its
     // first worker (start_fiber explains why not at spawn).
@@ -417,9 +413,11 @@ void worker::sleep() noexcept {
     searching_ = false;
     core_.idle.end_search(false);
   }
-  // add_sleeper's RMW on the idle state orders the re-check below against
-  // every notifier (idle.hpp), and the read of has_armed() against every
-  // arming fiber's wake_one_sleeper (poller.hpp, "Arming").
+  // The fence after add_sleeper's and end_search's RMWs orders the re-check
+  // below against every notifier's fence (idle.hpp, "No lost wake-up"), and
+  // the RMW the read of has_armed() against every arming fiber's
+  // wake_one_sleeper (poller.hpp, "Arming").
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (work_visible() || core_.stopping()) {
     if (!core_.idle.remove_sleeper(index_)) {
       // A notifier popped us first and counted us as a searcher.

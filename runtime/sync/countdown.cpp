@@ -134,6 +134,15 @@ void barrier::arrive_and_drop() {
 // "wait(), then destroy the wait_group" is safe.
 
 void wait_group::add(std::ptrdiff_t n) {
+  if (n > 0) {
+    // From a count >= 0 an increase reaches neither zero nor below, so it
+    // needs no look first: one RMW (a thread pool's submitter adds for each
+    // task while its workers count down; a load and a CAS moved the line
+    // between them twice). relaxed: an increase publishes nothing, and as an
+    // RMW it continues the release sequence of the decreases before it.
+    counter_.fetch_add(n, std::memory_order_relaxed);
+    return;
+  }
   std::ptrdiff_t c = counter_.load(std::memory_order_relaxed);
   for (;;) {
     if (c + n < 0) {
