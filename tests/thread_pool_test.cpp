@@ -98,6 +98,38 @@ TEST(ThreadPool, WaitCoversTasksSubmittedByTasks) {
   EXPECT_THROW(pool.submit([&pool] { pool.wait(); }).get(), std::logic_error);
 }
 
+// wait() counts tasks started by submitters and finished by workers on
+// separate counters (detail/task_tally.hpp). Many short rounds of submit,
+// wait, check, with two threads waiting at once: a wake-up lost between a
+// last finish and a waiter's registration would hang a round; a wait that
+// returned early would see a task unfinished.
+class ThreadPoolRounds : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(ThreadPoolRounds, EveryWaitSeesEveryTaskOfItsRoundFinished) {
+  weft::thread_pool pool(GetParam());
+  const int rounds = static_cast<int>(scaled(2'000));
+  std::atomic<int> ran{0};
+  for (int round = 1; round <= rounds; ++round) {
+    const int tasks = 1 + round % 7;
+    const int expected = ran.load() + tasks + 1;  // every earlier round has finished
+    for (int i = 0; i < tasks; ++i) {
+      pool.detach([&pool, &ran, i] {
+        if (i == 0) pool.detach([&ran] { ran.fetch_add(1); });  // a subtask
+        ran.fetch_add(1);
+      });
+    }
+    std::thread second_waiter([&pool] { pool.wait(); });
+    pool.wait();
+    ASSERT_EQ(ran.load(), expected) << "round " << round;
+    second_waiter.join();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, ThreadPoolRounds, ::testing::ValuesIn(weft::test::worker_counts),
+                         [](const auto& param_info) {
+                           return std::to_string(param_info.param) + "Workers";
+                         });
+
 TEST(ThreadPool, DestructorFinishesQueuedTasks) {
   std::atomic<int> ran{0};
   {

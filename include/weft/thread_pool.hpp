@@ -5,9 +5,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "weft/detail/task_tally.hpp"
 #include "weft/future.hpp"
 #include "weft/runtime.hpp"
-#include "weft/wait_group.hpp"
 
 namespace weft {
 
@@ -34,18 +34,18 @@ class thread_pool {
   future<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> submit(F&& fn, A&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
     auto* state = new detail::future_state<R>();  // refs: the future's and the task's
-    pending_.add(1);
+    pending_.started();
     try {
       rt_.spawn_detached(
           [this, state](std::decay_t<F> f, std::decay_t<A>... a) {
             state->run(f, a...);
             detail::future_publish(*state);
             detail::future_release(state);
-            pending_.done();
+            pending_.finished();
           },
           std::forward<F>(fn), std::forward<A>(args)...);
     } catch (...) {
-      pending_.done();
+      pending_.finished();
       delete state;
       throw;
     }
@@ -61,19 +61,19 @@ class thread_pool {
   /// process, as for any detached fiber: never silently lost.
   template <class F, class... A>
   void detach(F&& fn, A&&... args) {
-    pending_.add(1);
+    pending_.started();
     try {
       rt_.spawn_detached(
           [this](std::decay_t<F> f, std::decay_t<A>... a) {
-            struct done_on_exit {
-              wait_group& wg;
-              ~done_on_exit() { wg.done(); }
-            } done{pending_};
+            struct finished_on_exit {
+              detail::task_tally& tally;
+              ~finished_on_exit() { tally.finished(); }
+            } finished{pending_};
             std::invoke(f, a...);
           },
           std::forward<F>(fn), std::forward<A>(args)...);
     } catch (...) {
-      pending_.done();
+      pending_.finished();
       throw;
     }
   }
@@ -90,9 +90,9 @@ class thread_pool {
  private:
   void wait_all() noexcept;
 
-  // Declared first, destroyed last: a task's final done() may still be
+  // Declared first, destroyed last: a task's final finished() may still be
   // running when wait() returns; ~runtime waits for it to finish.
-  wait_group pending_;  // tasks submitted and not finished
+  detail::task_tally pending_;  // tasks submitted and not finished
   weft::runtime rt_;
 };
 

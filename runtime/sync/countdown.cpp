@@ -1,4 +1,4 @@
-// weft::latch, weft::barrier and weft::wait_group: objects whose waiters
+// weft::latch, weft::barrier, weft::wait_group and thread_pool's task count: objects whose waiters
 // all wake together when a count reaches zero. Each keeps its waiters under
 // the wait list's lock; latch and wait_group read their counts without the
 // lock on the fast paths, hence the atomics.
@@ -6,6 +6,7 @@
 
 #include "sync/waiting.hpp"
 #include "weft/barrier.hpp"
+#include "weft/detail/task_tally.hpp"
 #include "weft/latch.hpp"
 #include "weft/wait_group.hpp"
 
@@ -179,5 +180,36 @@ void wait_group::wait() {
   }
   wait_for_release(waiters_, wait_kind::wait_group, this);
 }
+
+// ---- detail::task_tally (thread_pool's count; the protocol is in its header)
+
+namespace detail {
+
+void task_tally::wait() {
+  lock(waiters_);
+  // seq_cst RMW, then all_finished()'s seq_cst load: see finished().
+  waiting_.exchange(true, std::memory_order_seq_cst);
+  if (all_finished()) {
+    unlock(waiters_);
+    return;
+  }
+  wait_for_release(waiters_, wait_kind::wait_group, this);
+}
+
+void task_tally::finished_while_waited() noexcept {
+  // A look without the lock first: while a pool waits for a backlog, every
+  // finish comes here.
+  if (!all_finished()) return;
+  lock(waiters_);
+  if (!all_finished()) {  // a task started meanwhile: its finish comes back here
+    unlock(waiters_);
+    return;
+  }
+  // relaxed: under the lock, which every setter holds.
+  waiting_.store(false, std::memory_order_relaxed);
+  release_all_and_unlock(waiters_);
+}
+
+}  // namespace detail
 
 }  // namespace weft
