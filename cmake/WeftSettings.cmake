@@ -20,7 +20,7 @@ if(WEFT_SANITIZE)
   set(_weft_sanitize_flags -fsanitize=${_weft_sanitize_joined} -fno-omit-frame-pointer)
   if("thread" IN_LIST _weft_sanitizers AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     # TSan does not model standalone fences; weft uses them only where no
-    # data is published through them (idle.hpp, cancellation.hpp say why).
+    # data is published through them (cancellation.hpp says why).
     list(APPEND _weft_sanitize_flags -Wno-tsan)
   endif()
   if("undefined" IN_LIST _weft_sanitizers)

@@ -21,29 +21,52 @@ struct node {
 
 using queue = weft::detail::intrusive_inject_queue<node>;
 
+node* pop(queue& q) {
+  bool left_batch = false;
+  return q.pop(left_batch);
+}
+
+TEST(InjectQueue, APopThatLeavesPartOfTheInboxSaysSo) {
+  // Whoever takes the inbox and leaves fibers behind must notify: others
+  // may have read the queue as empty meanwhile.
+  queue q;
+  std::vector<node> nodes(3);
+  for (node& n : nodes) q.push(&n);
+  bool left_batch = false;
+  EXPECT_EQ(q.pop(left_batch), &nodes[0]);
+  EXPECT_TRUE(left_batch);
+  EXPECT_EQ(q.pop(left_batch), &nodes[1]);
+  EXPECT_FALSE(left_batch);  // from the outbox: nothing newly hidden
+  EXPECT_EQ(q.pop(left_batch), &nodes[2]);
+  EXPECT_FALSE(left_batch);
+  q.push(&nodes[0]);
+  EXPECT_EQ(q.pop(left_batch), &nodes[0]);
+  EXPECT_FALSE(left_batch);  // took the inbox, but all of it
+}
+
 TEST(InjectQueue, OneProducerIsFirstInFirstOut) {
   queue q;
   EXPECT_TRUE(q.probably_empty());
-  EXPECT_EQ(q.pop(), nullptr);
+  EXPECT_EQ(pop(q), nullptr);
   std::vector<node> nodes(100);
   for (int i = 0; i < 50; ++i) {
     nodes[i].sequence = i;
     q.push(&nodes[i]);
   }
   EXPECT_FALSE(q.probably_empty());
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(q.pop()->sequence, i);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(pop(q)->sequence, i);
   // Pushes while the outbox still holds older fibers come after them.
   for (int i = 50; i < 100; ++i) {
     nodes[i].sequence = i;
     q.push(&nodes[i]);
   }
   for (int i = 20; i < 100; ++i) {
-    node* n = q.pop();
+    node* n = pop(q);
     ASSERT_NE(n, nullptr);
     EXPECT_EQ(n->sequence, i);
     EXPECT_EQ(n->next_in_list, nullptr);  // unlinked: free for the yield FIFO
   }
-  EXPECT_EQ(q.pop(), nullptr);
+  EXPECT_EQ(pop(q), nullptr);
   EXPECT_TRUE(q.probably_empty());
 }
 
@@ -75,7 +98,7 @@ void run_producers_and_consumers(int producers, int consumers) {
         // Read before the pop: if no producer was left then and the queue
         // is empty now, every push is visible and taken.
         const bool all_pushed = producers_left.load() == 0;
-        node* n = q.pop();
+        node* n = pop(q);
         if (n == nullptr) {
           if (all_pushed && q.probably_empty()) return;
           std::this_thread::yield();

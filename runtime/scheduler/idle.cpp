@@ -12,10 +12,9 @@ idle_set::idle_set(unsigned workers, wake_fn wake, void* context)
 }
 
 void idle_set::notify_work_available() noexcept {
-  // seq_cst fence, then a load: the caller's publication of work is
-  // sequenced before the fence; see the protocol in idle.hpp.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  const std::uint64_t seen = state_.load(std::memory_order_relaxed);
+  // acq_rel RMW: the caller's publication of work is sequenced before it;
+  // see the protocol in idle.hpp.
+  const std::uint64_t seen = state_.fetch_add(0, std::memory_order_acq_rel);
   if (searching_of(seen) != 0 || sleeping_of(seen) == 0) return;
   wake_sleeper(true);
 }
@@ -43,9 +42,10 @@ void idle_set::release_watch() noexcept {
 }
 
 void idle_set::wake_one_sleeper() noexcept {
-  // acq_rel RMW, as in notify_work_available: either we see a worker that
-  // registered as a sleeper, or its registration RMW comes after ours and it
-  // reads the new deadline the caller published before calling us.
+  // acq_rel RMW on the word the sleeper's registration RMWs: either we see a
+  // worker that registered as a sleeper, or its registration comes after
+  // ours in the word's order, reads from ours (RMWs continue release
+  // sequences), and so reads the new deadline the caller published before.
   const std::uint64_t seen = state_.fetch_add(0, std::memory_order_acq_rel);
   if (sleeping_of(seen) != 0) wake_sleeper(false);
 }

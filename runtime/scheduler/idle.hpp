@@ -17,20 +17,17 @@
 // No lost wake-up. This is a store-load (Dekker) pattern: the notifier
 // publishes work, then reads the idle state; a sleeper publishes itself in
 // the idle state, then re-reads every queue. Each side must see the other's
-// publication, so each puts a seq_cst fence between its store and its load:
-//   notifier: push work ; fence ; state_.load() ; act on the value read
-//   sleeper:  add_sleeper / end_search RMWs (seq_cst) ; fence ; re-check all queues
-// If the notifier's load misses the sleeper's last RMW, its fence precedes
-// that RMW, hence the sleeper's fence, in the single order of seq_cst
-// operations, and the sleeper's re-check sees the push ([atomics.order]: a
-// store before one fence is seen by a load after a later fence). On x86 the
-// notifier's fence is a local barrier and its load may hit a shared copy of
-// the line: a thread pool's submitter notifies for every task, and an RMW
-// there (the earlier form) moved the idle state's line to the submitter and
-// back to the worker each time (pool, 1 worker: 31% of schedule_from_outside).
-// ThreadSanitizer does not model fences, but no data is published through
-// this handshake (the queues carry their own release/acquire), only the
-// decision to wake.
+// publication. We get that without standalone fences (which ThreadSanitizer
+// cannot model) by making both sides read-modify-write the *same* atomic
+// word `state_` (searching and sleeping counts packed together):
+//   notifier: push work ; state_.fetch_add(0, acq_rel) ; act on the value read
+//   sleeper:  state_.fetch_add(sleeping+1, acq_rel) ; ... ; re-check all queues
+// RMWs on one variable are totally ordered. If the notifier's comes later, it
+// reads the sleeper's registration and wakes it. If it comes earlier, the
+// sleeper's RMW reads from it (RMWs extend release sequences), so the push,
+// sequenced before the notifier's release, happens-before the sleeper's
+// re-check, which therefore sees the work and does not sleep. On x86 each
+// RMW is one locked instruction, as cheap as the fence it replaces.
 //
 // The run-next watch. A fiber woken on a worker goes to that worker's
 // run-next slot (worker.hpp), which thieves leave alone, and that placement

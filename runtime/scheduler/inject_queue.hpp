@@ -62,9 +62,15 @@ class intrusive_inject_queue {
 
   /// Any thread; nullptr when empty, or when another thread is taking
   /// (it takes on behalf of everyone: the caller looks elsewhere).
-  Node* pop() noexcept {
+  /// `left_batch` is set when this call took the inbox and left part of it
+  /// in the outbox: while it took, probably_empty() could read the queue as
+  /// empty, so a worker may have gone to sleep on that read; the caller
+  /// must notify (as Go's scheduler does after taking from its global
+  /// queue), after the size this call stored.
+  Node* pop(bool& left_batch) noexcept {
+    left_batch = false;
     if (!consumer_.try_lock()) return nullptr;
-    if (outbox_head_ == nullptr) take_inbox();
+    const bool took = outbox_head_ == nullptr && take_inbox();
     Node* node = outbox_head_;
     if (node != nullptr) {
       outbox_head_ = node->next_in_list;
@@ -72,6 +78,7 @@ class intrusive_inject_queue {
       // relaxed: a hint for probably_empty(); the lock orders the rest.
       outbox_size_.store(outbox_size_.load(std::memory_order_relaxed) - 1,
                          std::memory_order_relaxed);
+      left_batch = took && outbox_head_ != nullptr;
     }
     consumer_.unlock();
     return node;
@@ -79,17 +86,18 @@ class intrusive_inject_queue {
 
   /// Cheap emptiness hint (may be stale either way). Any thread. A push
   /// that the idle protocol orders before the call is seen (idle.hpp, "No
-  /// lost wake-up"): both parts are single words.
+  /// lost wake-up"), except while a pop() moves the inbox to the outbox:
+  /// that pop() reports it (`left_batch`) and its caller notifies.
   [[nodiscard]] bool probably_empty() const noexcept {
     return inbox_.load(std::memory_order_relaxed) == nullptr &&
            outbox_size_.load(std::memory_order_relaxed) == 0;
   }
 
  private:
-  // Moves every fiber in the inbox to the (empty) outbox, oldest first.
-  // `consumer_` held.
-  void take_inbox() noexcept {
-    if (inbox_.load(std::memory_order_relaxed) == nullptr) return;
+  // Moves every fiber in the inbox to the (empty) outbox, oldest first;
+  // false if the inbox was empty. `consumer_` held.
+  bool take_inbox() noexcept {
+    if (inbox_.load(std::memory_order_relaxed) == nullptr) return false;
     // acquire: pairs with every push's release CAS (one release sequence).
     Node* newest = inbox_.exchange(nullptr, std::memory_order_acquire);
     Node* oldest_first = nullptr;
@@ -103,6 +111,7 @@ class intrusive_inject_queue {
     }
     outbox_head_ = oldest_first;
     outbox_size_.store(n, std::memory_order_relaxed);
+    return true;
   }
 
   // Producers' line: every push CASes it.

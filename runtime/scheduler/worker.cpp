@@ -259,8 +259,12 @@ void worker::add_timer(timer_entry* entry) {
 fiber* worker::take_injected() noexcept {
   if (core_.inject.probably_empty()) return nullptr;
   // The queue's exchange acquires what the pusher wrote (inject_queue.hpp).
-  fiber* f = core_.inject.pop();
+  bool left_batch = false;
+  fiber* f = core_.inject.pop(left_batch);
   if (!f) return nullptr;
+  // Others may have read the queue as empty while we took: wake one if
+  // none searches (a searcher chains the wake-ups when it finds work).
+  if (left_batch && has_thieves()) core_.idle.notify_work_available();
   if (!f->registered) {
     // Spawned from outside the runtime: it joins the registry here, on its
     // first worker (start_fiber explains why not at spawn).
@@ -413,11 +417,9 @@ void worker::sleep() noexcept {
     searching_ = false;
     core_.idle.end_search(false);
   }
-  // The fence after add_sleeper's and end_search's RMWs orders the re-check
-  // below against every notifier's fence (idle.hpp, "No lost wake-up"), and
-  // the RMW the read of has_armed() against every arming fiber's
-  // wake_one_sleeper (poller.hpp, "Arming").
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // add_sleeper's RMW on the idle state orders the re-check below against
+  // every notifier (idle.hpp), and the read of has_armed() against every
+  // arming fiber's wake_one_sleeper (poller.hpp, "Arming").
   if (work_visible() || core_.stopping()) {
     if (!core_.idle.remove_sleeper(index_)) {
       // A notifier popped us first and counted us as a searcher.

@@ -190,6 +190,10 @@ void task_tally::wait() {
   // seq_cst RMW, then all_finished()'s seq_cst load: see finished().
   waiting_.exchange(true, std::memory_order_seq_cst);
   if (all_finished()) {
+    // Nobody else parked: clear it again, or every finish would go on
+    // reading started_ (the submitters' line) until the next release.
+    // relaxed: under the lock, which every setter holds.
+    if (waiters_.head == nullptr) waiting_.store(false, std::memory_order_relaxed);
     unlock(waiters_);
     return;
   }

@@ -18,9 +18,9 @@ namespace weft::detail {
 /// Invariants: finished_ <= started_ at every moment (a task is counted as
 /// started before it can finish), and `waiting_` is set whenever a waiter
 /// is parked in `waiters_` (set under the lock before parking; cleared
-/// under the lock only by a release of every waiter; a waiter that leaves
-/// on cancellation leaves it set, which costs finishers a look, nothing
-/// more).
+/// under the lock only by a release of every waiter, or by a wait() that
+/// returns at once with nobody parked; a waiter that leaves on
+/// cancellation leaves it set, which costs finishers a look, nothing more).
 ///
 /// All tasks are finished when finished_, then started_, read in that order,
 /// are equal: every finished task was started before the first read, and
