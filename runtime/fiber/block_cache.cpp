@@ -16,7 +16,6 @@ namespace {
 constexpr std::size_t granule = 64;
 constexpr std::size_t max_cached = 1024;
 constexpr std::size_t classes = max_cached / granule;
-constexpr std::size_t per_class = cached_blocks_per_class;
 
 // True once this thread's cache is destroyed (trivially destructible, so it
 // stays readable for the rest of thread or process exit, when fibers may
@@ -56,22 +55,22 @@ struct thread_cache {
 
 thread_local thread_cache cache;
 
-// The depot: full free lists that threads' caches overflowed, kept for
-// threads whose cache ran dry. Records allocated on one thread and freed on
-// another (a thread pool's submitter and its workers) so flow back in
-// batches, one short lock per `per_class` blocks, instead of one trip each
-// through malloc's arena lock: measured on `pool`, that lock's futex calls
-// were 43% of all samples.
+// The depot: full free lists that threads' caches overflowed, kept for threads
+// whose cache ran dry. Records allocated on one thread and freed on another (a
+// thread pool's submitter and its workers) so flow back in batches, one short
+// lock per `cached_blocks_per_class` blocks, instead of one trip each through
+// malloc's arena lock: measured on `pool`, that lock's futex calls were 43% of
+// all samples.
 //
-// Invariants: a batch holds exactly `per_class` blocks of one size class,
-// linked through their first words as in a free_list; batches are linked
-// through the second word of their first block (blocks are at least 64
-// bytes). At most `max_batches` batches per class (a bound on what the
-// depot hoards: 1 MiB for the largest class, 8.5 MiB for all); a thread
-// whose deposit finds the class full frees its block to malloc as before.
-// `count` is written under the lock and read without it first, so that a
-// thread whose cache keeps running dry (a submitter ahead of its workers)
-// or overflowing does not take the lock only to find nothing to do.
+// Invariants: a batch holds exactly `cached_blocks_per_class` blocks of one
+// size class, linked through their first words as in a free_list; batches are
+// linked through the second word of their first block (blocks are at least 64
+// bytes). At most `max_batches` batches per class (a bound on what the depot
+// hoards: 1 MiB for the largest class, 8.5 MiB for all); a thread whose deposit
+// finds the class full frees its block to malloc as before. `count` is written
+// under the lock and read without it first, so that a thread whose cache keeps
+// running dry (a submitter ahead of its workers) or overflowing does not take
+// the lock only to find nothing to do.
 constexpr std::size_t max_batches = 16;
 
 struct alignas(64) batch_stack {
@@ -115,7 +114,7 @@ bool withdraw(free_list& list, std::size_t c) noexcept {
   const std::size_t held = stack.count.load(std::memory_order_relaxed);
   if (held == 0) return false;
   list.head = stack.top;
-  list.count = per_class;
+  list.count = cached_blocks_per_class;
   stack.top = *next_batch(stack.top);
   stack.count.store(held - 1, std::memory_order_relaxed);
   return true;
@@ -146,8 +145,8 @@ void free_block(void* block, std::size_t bytes, std::size_t align) noexcept {
   if (!cache_destroyed) {
     const std::size_t c = class_of(bytes);
     free_list& list = cache.free[c];
-    // A full list moves to the depot whole (one lock per `per_class` frees).
-    if (list.count < per_class || deposit(list, c)) {
+    // A full list moves to the depot whole (one lock per list).
+    if (list.count < cached_blocks_per_class || deposit(list, c)) {
       list.push(block);
       return;
     }

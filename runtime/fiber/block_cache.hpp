@@ -4,8 +4,8 @@
 // fiber frees one, often on another worker. glibc's per-thread cache keeps
 // only 7 blocks per size, so a fork-join burst of 10 children already falls
 // through to the arena and its locks (measured: malloc+free were 18% of a
-// skynet run). This cache keeps up to `per_class` blocks per 64-byte size
-// class on each thread; a block freed on another thread simply joins that
+// skynet run). This cache keeps up to `cached_blocks_per_class` blocks per
+// 64-byte size class on each thread; a block freed on another thread simply joins that
 // thread's cache. A cache that overflows moves its full list of the class to
 // a shared depot, and a cache that runs dry takes one from there, so blocks
 // freed on one thread reach the thread that allocates them (a thread pool's

@@ -136,7 +136,7 @@ class idle_set {
   static std::uint32_t sleeping_of(std::uint64_t s) noexcept {
     return static_cast<std::uint32_t>(s >> 32);
   }
-  // Its own line: every outside spawn's notify reads it.
+  // Its own line: every outside spawn's notify RMWs it.
   alignas(64) std::atomic<std::uint64_t> state_{0};
   alignas(64) spinlock lock_;
   std::vector<unsigned>

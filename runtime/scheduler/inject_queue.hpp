@@ -29,12 +29,11 @@
 //     its worker runs; a fiber is pushed here only when made runnable).
 //   - No ABA: producers only push; consumers never pop single nodes from
 //     the inbox, they exchange it for null.
-//   - outbox_head_ == nullptr if and only if outbox_size_ == 0 (both guarded
-//     by `consumer_`; the size is atomic only for probably_empty()).
+//   - outbox_head_ is written only under `consumer_`; it is atomic only so
+//     that probably_empty() may read it without the lock.
 #pragma once
 
 #include <atomic>
-#include <cstddef>
 
 #include "fiber/fiber.hpp"
 #include "platform/spinlock.hpp"
@@ -66,19 +65,18 @@ class intrusive_inject_queue {
   /// in the outbox: while it took, probably_empty() could read the queue as
   /// empty, so a worker may have gone to sleep on that read; the caller
   /// must notify (as Go's scheduler does after taking from its global
-  /// queue), after the size this call stored.
+  /// queue), after the outbox head this call stored.
   Node* pop(bool& left_batch) noexcept {
     left_batch = false;
     if (!consumer_.try_lock()) return nullptr;
-    const bool took = outbox_head_ == nullptr && take_inbox();
-    Node* node = outbox_head_;
+    // relaxed (here and below): the lock orders the outbox; other threads
+    // read the head only as probably_empty()'s hint.
+    const bool took = outbox_head_.load(std::memory_order_relaxed) == nullptr && take_inbox();
+    Node* node = outbox_head_.load(std::memory_order_relaxed);
     if (node != nullptr) {
-      outbox_head_ = node->next_in_list;
+      outbox_head_.store(node->next_in_list, std::memory_order_relaxed);
+      left_batch = took && node->next_in_list != nullptr;
       node->next_in_list = nullptr;
-      // relaxed: a hint for probably_empty(); the lock orders the rest.
-      outbox_size_.store(outbox_size_.load(std::memory_order_relaxed) - 1,
-                         std::memory_order_relaxed);
-      left_batch = took && outbox_head_ != nullptr;
     }
     consumer_.unlock();
     return node;
@@ -90,7 +88,7 @@ class intrusive_inject_queue {
   /// that pop() reports it (`left_batch`) and its caller notifies.
   [[nodiscard]] bool probably_empty() const noexcept {
     return inbox_.load(std::memory_order_relaxed) == nullptr &&
-           outbox_size_.load(std::memory_order_relaxed) == 0;
+           outbox_head_.load(std::memory_order_relaxed) == nullptr;
   }
 
  private:
@@ -101,16 +99,13 @@ class intrusive_inject_queue {
     // acquire: pairs with every push's release CAS (one release sequence).
     Node* newest = inbox_.exchange(nullptr, std::memory_order_acquire);
     Node* oldest_first = nullptr;
-    std::size_t n = 0;
     while (newest != nullptr) {
       Node* older = newest->next_in_list;
       newest->next_in_list = oldest_first;
       oldest_first = newest;
       newest = older;
-      ++n;
     }
-    outbox_head_ = oldest_first;
-    outbox_size_.store(n, std::memory_order_relaxed);
+    outbox_head_.store(oldest_first, std::memory_order_relaxed);
     return true;
   }
 
@@ -118,8 +113,7 @@ class intrusive_inject_queue {
   alignas(64) std::atomic<Node*> inbox_{nullptr};
   // Consumers' line.
   alignas(64) spinlock consumer_;
-  Node* outbox_head_ = nullptr;  // guarded by consumer_
-  std::atomic<std::size_t> outbox_size_{0};
+  std::atomic<Node*> outbox_head_{nullptr};  // written under consumer_
 };
 
 using inject_queue = intrusive_inject_queue<fiber>;

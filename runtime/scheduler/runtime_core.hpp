@@ -74,7 +74,7 @@ class runtime_core {
   [[nodiscard]] worker* own_worker() const noexcept;
   void schedule_from_outside(fiber* f);
 
-  alignas(64) std::vector<std::unique_ptr<worker>> workers_;
+  alignas(64) std::vector<std::unique_ptr<worker>> workers_;  // read in every worker's loop
   std::unique_ptr<deadlock_watch> deadlock_watch_;  ///< options::deadlock_check; null if off
   std::unique_ptr<stall_watch> stall_watch_;        ///< options::stall_warning; null if off
   std::atomic<bool> stopping_{false};

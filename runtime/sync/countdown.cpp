@@ -1,5 +1,5 @@
-// weft::latch, weft::barrier, weft::wait_group and thread_pool's task count: objects whose waiters
-// all wake together when a count reaches zero. Each keeps its waiters under
+// weft::latch, weft::barrier, weft::wait_group and thread_pool's task count:
+// objects whose waiters all wake together when a count reaches zero. Each keeps its waiters under
 // the wait list's lock; latch and wait_group read their counts without the
 // lock on the fast paths, hence the atomics.
 #include <stdexcept>
@@ -137,10 +137,10 @@ void barrier::arrive_and_drop() {
 void wait_group::add(std::ptrdiff_t n) {
   if (n > 0) {
     // From a count >= 0 an increase reaches neither zero nor below, so it
-    // needs no look first: one RMW (a thread pool's submitter adds for each
-    // task while its workers count down; a load and a CAS moved the line
-    // between them twice). relaxed: an increase publishes nothing, and as an
-    // RMW it continues the release sequence of the decreases before it.
+    // needs no look first: one RMW, where a load and a CAS take the line
+    // twice while others count down. relaxed: an increase publishes nothing,
+    // and as an RMW it continues the release sequence of the decreases
+    // before it.
     counter_.fetch_add(n, std::memory_order_relaxed);
     return;
   }
