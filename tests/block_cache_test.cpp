@@ -35,7 +35,7 @@ TEST(BlockCache, BlocksFreedOnAnotherThreadComeBackToTheAllocatingThread) {
   const std::vector<void*> allocated = allocate_on_this_thread(2 * cached_blocks_per_class);
   std::thread([&allocated] {
     for (void* b : allocated) free_block(b, block_bytes, block_align);
-  }).join();  // B's exit frees the list its cache kept
+  }).join();  // B's exit frees the list its cache kept (else the ASan build reports a leak)
 
   // A free list is a stack: B's first list holds blocks 0..63 with 63 on
   // top, and A pops them in that order (malloc would not hand back 64

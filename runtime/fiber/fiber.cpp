@@ -25,12 +25,13 @@ namespace weft::detail {
 namespace {
 
 // Ids come in blocks of 1024 per thread: one shared RMW per 1024 spawns
-// instead of one per spawn. relaxed: only uniqueness matters.
+// instead of one per spawn. relaxed: only uniqueness matters. initial-exec:
+// a %fs-relative access on the spawn path, not a __tls_get_addr call.
 std::uint64_t next_fiber_id() noexcept {
   static std::atomic<std::uint64_t> next_block{1};
   constexpr std::uint64_t block = 1024;
-  thread_local std::uint64_t next = 0;
-  thread_local std::uint64_t end = 0;
+  __attribute__((tls_model("initial-exec"))) thread_local std::uint64_t next = 0;
+  __attribute__((tls_model("initial-exec"))) thread_local std::uint64_t end = 0;
   if (next == end) {
     next = next_block.fetch_add(block, std::memory_order_relaxed);
     end = next + block;
