@@ -117,12 +117,13 @@ void fiber_registry::add(fiber& f, unsigned shard_index) {
   shard& s = shards_[shard_index];
   f.registry_shard = shard_index;
   const bool locked = owner_enter(s);
-  fiber* ended = take_ended(s);
   link(s, f);
-  const bool notify = ended && draining_.load(std::memory_order_relaxed);
+  // seq_cst (a plain load on x86): as take_ended's.
+  if (s.ended.load(std::memory_order_seq_cst) != nullptr) [[unlikely]] {
+    reap_ended_and_leave(s, locked);
+    return;
+  }
   owner_leave(s, locked);
-  release_ended(ended);
-  if (notify) bump_drain_epoch();
 }
 
 bool fiber_registry::remove(fiber& f, unsigned by) noexcept {
@@ -142,21 +143,29 @@ bool fiber_registry::remove(fiber& f, unsigned by) noexcept {
     return false;
   }
   const bool locked = owner_enter(s);
-  fiber* ended = take_ended(s);
   unlink(s, f);
+  // seq_cst (a plain load on x86): as take_ended's.
+  if (s.ended.load(std::memory_order_seq_cst) != nullptr) [[unlikely]] {
+    reap_ended_and_leave(s, locked);
+    return true;
+  }
   // relaxed: ordered by the handshake (or the lock) with the drain's inspection.
   const bool notify = draining_.load(std::memory_order_relaxed);
   owner_leave(s, locked);
-  release_ended(ended);
-  if (notify) bump_drain_epoch();
+  if (notify) [[unlikely]]
+    bump_drain_epoch();
   return true;
 }
 
 void fiber_registry::unlink_ended(unsigned owner) noexcept {
   shard& s = shards_[owner];
   if (s.ended.load(std::memory_order_relaxed) == nullptr) return;
-  const bool locked = owner_enter(s);
+  reap_ended_and_leave(s, owner_enter(s));
+}
+
+void fiber_registry::reap_ended_and_leave(shard& s, bool locked) noexcept {
   fiber* ended = take_ended(s);
+  // relaxed: ordered by the handshake (or the lock) with the drain's inspection.
   const bool notify = draining_.load(std::memory_order_relaxed);
   owner_leave(s, locked);
   release_ended(ended);

@@ -126,8 +126,12 @@ class fiber_registry {
   /// Unlinks the shard's ended fibers (owner or inspector inside) and
   /// returns them, chained by ended_next, for the caller to release.
   static fiber* take_ended(shard& s) noexcept;
+  /// Inside an owner's update (owner_enter returned `locked`): unlinks the
+  /// shard's ended fibers, leaves, releases them and wakes a drain. Out of
+  /// line and cold, so that add() and remove() save no registers for it.
+  [[gnu::cold, gnu::noinline]] void reap_ended_and_leave(shard& s, bool locked) noexcept;
   static void release_ended(fiber* list) noexcept;
-  void bump_drain_epoch() noexcept;
+  [[gnu::cold]] void bump_drain_epoch() noexcept;
   /// Inspects every shard (unlinking ended fibers): none linked?
   [[nodiscard]] bool empty() noexcept;
 
