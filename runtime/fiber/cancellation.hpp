@@ -125,7 +125,7 @@ inline void withdraw_cancellable_wait(fiber& f, cancel_hook& hook) noexcept;
 /// full fence is always safe.
 extern const bool fiber_fence_is_compiler_barrier;
 /// The fiber's half of the handshake: orders its store before its load.
-inline void fiber_side_fence() noexcept {
+[[gnu::always_inline]] inline void fiber_side_fence() noexcept {
   if (fiber_fence_is_compiler_barrier) [[likely]] {
     std::atomic_signal_fence(std::memory_order_seq_cst);
   } else {

@@ -241,18 +241,19 @@ void join_fiber(fiber* target) {
   if (self == target) {
     throw std::logic_error("weft::join_handle::join: a fiber cannot join itself");
   }
-  join_wait wait{target, {}};
-  wait.self.parked = self;
   if (self) {
     // It would wait (or run the child in its place): a cancellation point.
     if (cancellation_pending(*self)) throw_cancelled();
     if (run_inline_if_unstarted(*here, *self, *target)) return;
+    // Built only now: the inline run above, the common case, needs none of it.
+    join_wait wait{target, {}};
+    wait.self.parked = self;
     park_current(&commit_join, &wait, wait_kind::join, target);
     withdraw_cancellable_wait(*self, wait.hook);
     // acquire: as above. Not finished: the wake was the cancellation's.
     if (!(target->join_bits.load(std::memory_order_acquire) & finished)) throw_cancelled();
-  } else if (register_joiner(*target, wait.self)) {
-    block_until_woken(wait.self);
+  } else if (waiter thread; register_joiner(*target, thread)) {
+    block_until_woken(thread);
   }
 }
 

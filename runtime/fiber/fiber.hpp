@@ -175,7 +175,7 @@ struct fiber {
   std::uint32_t spawn_slot = 0;
 };
 
-inline bool cancellation_pending(const fiber& f) noexcept {
+[[gnu::always_inline]] inline bool cancellation_pending(const fiber& f) noexcept {
   // relaxed: as in cancellation_pending_slow (the handshake's fences order it).
   const bool possible = f.cancel_requested.load(std::memory_order_relaxed) ||
                         f.cancel.innermost != nullptr || f.cancel.enclosing != nullptr;
@@ -206,7 +206,7 @@ inline void withdraw_cancellable_wait(fiber& f, cancel_hook& hook) noexcept {
 }
 
 /// begin_inline_guest's publication, once the host is known not shielded.
-inline void publish_inline_guest(fiber& host, fiber& child) noexcept {
+[[gnu::always_inline]] inline void publish_inline_guest(fiber& host, fiber& child) noexcept {
   // release: pairs with interrupt()'s acquire; the child's record is ready.
   host.inline_guest.store(&child, std::memory_order_release);
   fiber_side_fence();
@@ -223,7 +223,7 @@ inline void begin_inline_guest(fiber& host, fiber& child) noexcept {
   publish_inline_guest(host, child);
 }
 
-inline void end_inline_guest(fiber& host) noexcept {
+[[gnu::always_inline]] inline void end_inline_guest(fiber& host) noexcept {
   if (host.inline_guest.load(std::memory_order_relaxed) == nullptr) return;  // shielded
   host.inline_guest.store(nullptr, std::memory_order_relaxed);
   fiber_side_fence();
@@ -232,7 +232,7 @@ inline void end_inline_guest(fiber& host) noexcept {
     wait_out_interrupters(host);
 }
 
-inline void run_body(fiber& f) noexcept {
+[[gnu::always_inline]] inline void run_body(fiber& f) noexcept {
   if (f.cancel_requested.load(std::memory_order_relaxed)) [[unlikely]] {
     store_cancelled_outcome(f);
     return;
