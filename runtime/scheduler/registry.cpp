@@ -73,22 +73,6 @@ void fiber_registry::inspect_end(shard& s) const noexcept {
   s.lock.unlock();  // release: an owner on the slow path sees our updates
 }
 
-void fiber_registry::link(shard& s, fiber& f) noexcept {
-  f.registry_prev = nullptr;
-  f.registry_next = s.head;
-  if (s.head) s.head->registry_prev = &f;
-  s.head = &f;
-}
-
-void fiber_registry::unlink(shard& s, fiber& f) noexcept {
-  if (f.registry_prev) {
-    f.registry_prev->registry_next = f.registry_next;
-  } else {
-    s.head = f.registry_next;
-  }
-  if (f.registry_next) f.registry_next->registry_prev = f.registry_prev;
-}
-
 fiber* fiber_registry::take_ended(shard& s) noexcept {
   // The load spares the RMW when nothing ended elsewhere. seq_cst (a plain
   // load on x86): in the drain, it pairs with the pushers' CAS and load of
@@ -113,48 +97,19 @@ void fiber_registry::bump_drain_epoch() noexcept {
   futex_wake(drain_epoch_, 1);
 }
 
-void fiber_registry::add(fiber& f, unsigned shard_index) {
-  shard& s = shards_[shard_index];
-  f.registry_shard = shard_index;
-  const bool locked = owner_enter(s);
-  link(s, f);
-  // seq_cst (a plain load on x86): as take_ended's.
-  if (s.ended.load(std::memory_order_seq_cst) != nullptr) [[unlikely]] {
-    reap_ended_and_leave(s, locked);
-    return;
-  }
-  owner_leave(s, locked);
-}
-
-bool fiber_registry::remove(fiber& f, unsigned by) noexcept {
+void fiber_registry::remove_elsewhere(fiber& f) noexcept {
   shard& s = shards_[f.registry_shard];
-  if (f.registry_shard != by) {
-    // Keeps the record alive while it stays linked; released by whoever
-    // unlinks it. relaxed: the caller holds a reference.
-    f.refs.fetch_add(1, std::memory_order_relaxed);
-    fiber* head = s.ended.load(std::memory_order_relaxed);
-    do {
-      f.ended_next = head;
-      // seq_cst: publishes the record to the taker's exchange, and orders
-      // the load of draining_ below against the drain's store (registry.hpp).
-    } while (!s.ended.compare_exchange_weak(head, &f, std::memory_order_seq_cst,
-                                            std::memory_order_relaxed));
-    if (draining_.load(std::memory_order_seq_cst)) bump_drain_epoch();
-    return false;
-  }
-  const bool locked = owner_enter(s);
-  unlink(s, f);
-  // seq_cst (a plain load on x86): as take_ended's.
-  if (s.ended.load(std::memory_order_seq_cst) != nullptr) [[unlikely]] {
-    reap_ended_and_leave(s, locked);
-    return true;
-  }
-  // relaxed: ordered by the handshake (or the lock) with the drain's inspection.
-  const bool notify = draining_.load(std::memory_order_relaxed);
-  owner_leave(s, locked);
-  if (notify) [[unlikely]]
-    bump_drain_epoch();
-  return true;
+  // Keeps the record alive while it stays linked; released by whoever
+  // unlinks it. relaxed: the caller holds a reference.
+  f.refs.fetch_add(1, std::memory_order_relaxed);
+  fiber* head = s.ended.load(std::memory_order_relaxed);
+  do {
+    f.ended_next = head;
+    // seq_cst: publishes the record to the taker's exchange, and orders
+    // the load of draining_ below against the drain's store (registry.hpp).
+  } while (!s.ended.compare_exchange_weak(head, &f, std::memory_order_seq_cst,
+                                          std::memory_order_relaxed));
+  if (draining_.load(std::memory_order_seq_cst)) bump_drain_epoch();
 }
 
 void fiber_registry::unlink_ended(unsigned owner) noexcept {
