@@ -139,6 +139,40 @@ TEST(ThreadPool, DestructorFinishesQueuedTasks) {
   EXPECT_EQ(ran.load(), 1000);
 }
 
+TEST(ThreadPool, DestructorInACancelledFiberStillWaitsForItsTasks) {
+  // A fiber owns a pool and is cancelled; cancellation is sticky, so the
+  // destructor's wait would throw (and, noexcept, terminate) unless it is
+  // shielded. It must instead wait for the task, which uses the pool.
+  weft::runtime rt(weft::options{.workers = 1});
+  std::atomic<bool> gate{false};
+  std::atomic<bool> submitted{false};
+  std::atomic<bool> task_finished{false};
+  auto owner = rt.spawn([&] {
+    {
+      weft::thread_pool pool(1);
+      pool.detach([&] {
+        while (!gate.load()) weft::this_fiber::yield();
+        task_finished.store(true);
+      });
+      submitted.store(true);
+      EXPECT_THROW(weft::this_fiber::sleep_for(24h), weft::cancelled);
+    }  // ~thread_pool: waits, cancelled or not
+    return task_finished.load();
+  });
+  while (!submitted.load()) std::this_thread::yield();
+  owner.cancel();
+  // Open the gate only once the owner is parked in the destructor's wait.
+  const auto parked_in_destructor = [&rt] {
+    for (const weft::fiber_info& f : rt.fibers()) {
+      if (f.waiting_on == weft::wait_kind::wait_group) return true;
+    }
+    return false;
+  };
+  while (!parked_in_destructor()) std::this_thread::yield();
+  gate.store(true);
+  EXPECT_TRUE(owner.join());
+}
+
 TEST(ThreadPool, ConvertsToStdFuture) {
   weft::thread_pool pool(2);
   std::vector<std::future<int>> results;  // code written for std::future compiles unchanged

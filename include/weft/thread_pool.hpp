@@ -25,6 +25,8 @@ class thread_pool {
   explicit thread_pool(unsigned threads = 0)
       : rt_(options{.workers = threads, .name = "weft-pool"}) {}
   /// Finishes every queued task (and the tasks they submit), then joins.
+  /// Not a cancellation point: in a cancelled fiber it still waits to the
+  /// end, and the cancellation is delivered at that fiber's next wait.
   ~thread_pool() { wait_all(); }
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
@@ -79,7 +81,8 @@ class thread_pool {
   }
   /// Waits until every task submitted so far, and every task those tasks
   /// submitted, has finished. Throws std::logic_error if called from one of
-  /// the pool's own tasks (it would wait for itself).
+  /// the pool's own tasks (it would wait for itself). A cancellation point:
+  /// in a cancelled fiber it throws weft::cancelled (the tasks run on).
   void wait();
 
   /// Number of worker threads.

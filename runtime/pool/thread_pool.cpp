@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "weft/cancel.hpp"
+
 namespace weft {
 
 void thread_pool::wait() {
@@ -14,6 +16,13 @@ void thread_pool::wait() {
   pending_.wait();
 }
 
-void thread_pool::wait_all() noexcept { pending_.wait(); }
+void thread_pool::wait_all() noexcept {
+  // The destructor's wait must run to the end, also in a cancelled fiber
+  // (cancellation is sticky, and this wait is a cancellation point): the
+  // tasks still use pending_ and rt_. The cancellation stays pending for the
+  // owner's next wait.
+  const cancellation_shield shield;
+  pending_.wait();
+}
 
 }  // namespace weft
