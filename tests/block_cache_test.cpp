@@ -3,6 +3,8 @@
 #include "fiber/block_cache.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -98,6 +100,41 @@ TEST(BlockCache, ProducersAndConsumersOnManyThreadsNeverShareABlock) {
   }
   for (std::thread& th : all) th.join();
   EXPECT_EQ(checked.load(), static_cast<long>(threads) * per_producer);
+}
+
+TEST(BlockCache, AForkWhileAnotherThreadUsesTheDepotLeavesItUsableInTheChild) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a fork of a multi-threaded process is outside what TSan models";
+#endif
+  // A thread moves lists to and from the depot without pause. A fork that
+  // caught its lock held would leave the child's depot locked forever (the
+  // child has no such thread), and the child's own trips through the
+  // depot would hang.
+  std::atomic<bool> stop{false};
+  std::thread churn([&stop] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (void* b : allocate_on_this_thread(2 * cached_blocks_per_class)) {
+        free_block(b, block_bytes, block_align);
+      }
+    }
+  });
+  const int forks = static_cast<int>(weft::test::scaled(300));
+  for (int i = 0; i < forks; ++i) {
+    const pid_t child = ::fork();
+    ASSERT_NE(child, -1);
+    if (child == 0) {
+      // More than this thread's list holds, both ways: a withdrawal and a deposit.
+      for (void* b : allocate_on_this_thread(3 * cached_blocks_per_class)) {
+        free_block(b, block_bytes, block_align);
+      }
+      ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "fork " << i;
+  }
+  stop.store(true);
+  churn.join();
 }
 
 }  // namespace

@@ -162,13 +162,7 @@ TEST(ThreadPool, DestructorInACancelledFiberStillWaitsForItsTasks) {
   while (!submitted.load()) std::this_thread::yield();
   owner.cancel();
   // Open the gate only once the owner is parked in the destructor's wait.
-  const auto parked_in_destructor = [&rt] {
-    for (const weft::fiber_info& f : rt.fibers()) {
-      if (f.waiting_on == weft::wait_kind::wait_group) return true;
-    }
-    return false;
-  };
-  while (!parked_in_destructor()) std::this_thread::yield();
+  weft::test::wait_until_parked(rt, 1, weft::wait_kind::wait_group);
   gate.store(true);
   EXPECT_TRUE(owner.join());
 }

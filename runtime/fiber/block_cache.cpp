@@ -1,6 +1,8 @@
 // Per-thread block recycling. See block_cache.hpp.
 #include "fiber/block_cache.hpp"
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -92,10 +94,27 @@ struct alignas(64) batch_stack {
   std::atomic<std::size_t> count{0};
 };
 
+std::array<batch_stack, classes>& depot();
+
+// fork(): another thread may hold a class's lock at that moment, and the
+// child, which has no such thread, would find it held forever. So the
+// forking thread takes every lock before the fork and releases them after,
+// in the parent and in the child.
+void lock_depot_for_fork() noexcept {
+  for (batch_stack& stack : depot()) stack.lock.lock();
+}
+void unlock_depot_after_fork() noexcept {
+  for (batch_stack& stack : depot()) stack.lock.unlock();
+}
+
 // Never destroyed: threads may free blocks during and after static
 // destruction. Reachable through this pointer, so not a leak.
 std::array<batch_stack, classes>& depot() {
-  static auto* const stacks = new std::array<batch_stack, classes>();
+  static auto* const stacks = [] {
+    auto* created = new std::array<batch_stack, classes>();
+    ::pthread_atfork(&lock_depot_for_fork, &unlock_depot_after_fork, &unlock_depot_after_fork);
+    return created;
+  }();
   return *stacks;
 }
 
