@@ -105,6 +105,12 @@ TEST(BlockCache, ProducersAndConsumersOnManyThreadsNeverShareABlock) {
 TEST(BlockCache, AForkWhileAnotherThreadUsesTheDepotLeavesItUsableInTheChild) {
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "a fork of a multi-threaded process is outside what TSan models";
+#elif defined(__SANITIZE_ADDRESS__)
+  // GCC 12's ASan allocator holds no lock across fork(): a child forked while
+  // the churning thread was inside malloc hangs in ASan's own malloc (seen in
+  // SizeClassAllocator64::GetFromAllocator, 6 runs in 30). The release
+  // configuration runs this test.
+  GTEST_SKIP() << "ASan's allocator is not fork-safe against another thread inside it";
 #endif
   // A thread moves lists to and from the depot without pause. A fork that
   // caught its lock held would leave the child's depot locked forever (the
