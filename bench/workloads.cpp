@@ -155,16 +155,12 @@ int run_pingpong(const workload_args& args) {
 }
 
 // mutex: `fibers` fibers each lock, increment a shared counter, unlock, `iters` times.
-// `outside` (not in the peers' workload; default 0): steps of a private
-// computation before each lock, so that a scheduling policy for contended
-// mutexes can be checked against work that could run in parallel.
 int run_mutex(const workload_args& args) {
   const long workers = args.get("workers", 2);
   const long fibers = args.get("fibers", 1000);
   const long iters = args.get("iters", 1000);
-  const long outside = args.get("outside", 0);
   weft::runtime rt(weft::options{.workers = static_cast<unsigned>(workers)});
-  const double ms = warm_then_time_ms([&rt, fibers, iters, outside] {
+  const double ms = warm_then_time_ms([&rt, fibers, iters] {
     weft::mutex m;
     long counter = 0;
     rt.block_on([&] {
@@ -172,11 +168,7 @@ int run_mutex(const workload_args& args) {
       wg.add(fibers);
       for (long f = 0; f < fibers; ++f) {
         weft::spawn([&] {
-          std::uint64_t private_state = 1;
           for (long i = 0; i < iters; ++i) {
-            for (long k = 0; k < outside; ++k)
-              private_state = private_state * 6364136223846793005U + 1;
-            asm volatile("" : "+r"(private_state));  // computed, never optimized away
             std::lock_guard<weft::mutex> hold(m);
             ++counter;
           }
