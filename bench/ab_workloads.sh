@@ -9,7 +9,8 @@
 #
 #   bench/ab_workloads.sh 5 "fanout workers=2" "pingpong workers=1" -- /tmp/before ./build/release/bench/weft-workloads
 #
-# A run that fails or prints no value counts as "nan" (and sorts last).
+# A run that fails or prints no value counts as "nan" (and sorts last);
+# so does one that runs longer than $AB_TIMEOUT seconds (default 300).
 set -euo pipefail
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 (($# >= 4)) || usage
@@ -28,7 +29,7 @@ for c in "${cases[@]}"; do
   declare -A vals=()
   for ((r = 0; r < runs; r++)); do
     for b in "${bins[@]}"; do
-      v=$(timeout 300 "$b" "${args[@]}" 2>/dev/null | sed -n 's/.*value=\([0-9.e+-]*\).*/\1/p' || true)
+      v=$(timeout "${AB_TIMEOUT:-300}" "$b" "${args[@]}" 2>/dev/null | sed -n 's/.*value=\([0-9.e+-]*\).*/\1/p' || true)
       vals[$b]+="${v:-nan} "
     done
   done
