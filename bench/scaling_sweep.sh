@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the launchers it writes expand $0 and $@ when they run
 # A scaling sweep of weft's workloads beside the peers', from prebuilt
 # binaries, on a machine that may have none of the libraries: for a one-shot
 # run on a bigger machine (more cores than this one) that cannot install
