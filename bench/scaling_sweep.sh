@@ -24,7 +24,7 @@
 # a run cut short still has whole rows for the counts that came first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 (($# >= 1)) || usage
 
 PEERS=(tbb go_peer boostfiber std_thread naive_pool asio_pool)
