@@ -1,14 +1,25 @@
 // White-box tests of the inject queue (inject_queue.hpp): a lock-free inbox
-// that producers push on, an outbox that consumers take from in order.
+// that producers push on, an outbox that consumers take from in order, in
+// fair-share batches; and of the workers that take those batches into their
+// deques (worker.cpp, take_injected).
 #include "scheduler/inject_queue.hpp"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <atomic>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "scheduler/worker.hpp"
 #include "test_support.hpp"
+#include "weft/weft.hpp"
 
 namespace {
 
@@ -21,9 +32,28 @@ struct node {
 
 using queue = weft::detail::intrusive_inject_queue<node>;
 
+// One node at a time, as a single consumer that asks for no batch.
+node* pop_one(queue& q, bool& left_batch) {
+  node* n = nullptr;
+  return q.pop(1, std::span<node*>(&n, 1), left_batch) == 1 ? n : nullptr;
+}
+
 node* pop(queue& q) {
   bool left_batch = false;
-  return q.pop(left_batch);
+  return pop_one(q, left_batch);
+}
+
+// The sequence numbers of the nodes a pop() with this many consumers and
+// this cap takes, in the order it gives them; each must be unlinked.
+std::vector<int> take(queue& q, std::size_t consumers, std::size_t cap, bool& left_batch) {
+  std::vector<node*> batch(cap, nullptr);
+  const std::size_t taken = q.pop(consumers, batch, left_batch);
+  std::vector<int> out;
+  for (std::size_t i = 0; i < taken; ++i) {
+    EXPECT_EQ(batch[i]->next_in_list, nullptr);
+    out.push_back(batch[i]->sequence);
+  }
+  return out;
 }
 
 TEST(InjectQueue, APopThatLeavesPartOfTheInboxSaysSo) {
@@ -33,15 +63,40 @@ TEST(InjectQueue, APopThatLeavesPartOfTheInboxSaysSo) {
   std::vector<node> nodes(3);
   for (node& n : nodes) q.push(&n);
   bool left_batch = false;
-  EXPECT_EQ(q.pop(left_batch), &nodes[0]);
+  EXPECT_EQ(pop_one(q, left_batch), &nodes[0]);
   EXPECT_TRUE(left_batch);
-  EXPECT_EQ(q.pop(left_batch), &nodes[1]);
+  EXPECT_EQ(pop_one(q, left_batch), &nodes[1]);
   EXPECT_FALSE(left_batch);  // from the outbox: nothing newly hidden
-  EXPECT_EQ(q.pop(left_batch), &nodes[2]);
+  EXPECT_EQ(pop_one(q, left_batch), &nodes[2]);
   EXPECT_FALSE(left_batch);
   q.push(&nodes[0]);
-  EXPECT_EQ(q.pop(left_batch), &nodes[0]);
+  EXPECT_EQ(pop_one(q, left_batch), &nodes[0]);
   EXPECT_FALSE(left_batch);  // took the inbox, but all of it
+}
+
+TEST(InjectQueue, AConsumerTakesItsFairShareOldestFirst) {
+  // Go's globrunqget: the queue's size over the consumers, plus one, at
+  // most the cap, oldest first.
+  queue q;
+  std::vector<node> nodes(10);
+  for (int i = 0; i < 10; ++i) {
+    nodes[i].sequence = i;
+    q.push(&nodes[i]);
+  }
+  bool left_batch = false;
+  EXPECT_EQ(take(q, 2, 4, left_batch), (std::vector<int>{0, 1, 2, 3}));  // 10 / 2 + 1, capped
+  EXPECT_TRUE(left_batch);
+  EXPECT_EQ(take(q, 2, 100, left_batch), (std::vector<int>{4, 5, 6, 7}));  // 6 / 2 + 1
+  EXPECT_FALSE(left_batch);
+  EXPECT_EQ(take(q, 2, 100, left_batch), (std::vector<int>{8, 9}));  // 2 / 2 + 1: all that is left
+  EXPECT_EQ(take(q, 2, 100, left_batch), std::vector<int>{});
+  EXPECT_TRUE(q.probably_empty());
+  // Pushed after a batch was taken: they queue behind what is left.
+  for (int i = 0; i < 3; ++i) q.push(&nodes[i]);
+  EXPECT_EQ(take(q, 1, 2, left_batch), (std::vector<int>{0, 1}));
+  q.push(&nodes[5]);
+  EXPECT_EQ(take(q, 1, 100, left_batch), (std::vector<int>{2}));  // 1 / 1 + 1, but only 1
+  EXPECT_EQ(take(q, 1, 100, left_batch), (std::vector<int>{5}));
 }
 
 TEST(InjectQueue, OneProducerIsFirstInFirstOut) {
@@ -70,9 +125,10 @@ TEST(InjectQueue, OneProducerIsFirstInFirstOut) {
   EXPECT_TRUE(q.probably_empty());
 }
 
-// Producers push concurrently while consumers pop: every node is taken
-// exactly once, and each consumer sees each producer's nodes in order.
-void run_producers_and_consumers(int producers, int consumers) {
+// Producers push concurrently while consumers pop, in batches of up to
+// `max_batch`: every node is taken exactly once, and each consumer sees
+// each producer's nodes in order.
+void run_producers_and_consumers(int producers, int consumers, std::size_t max_batch) {
   const int per_producer = static_cast<int>(weft::test::scaled(50'000));
   std::vector<std::vector<node>> nodes;
   for (int p = 0; p < producers; ++p) nodes.emplace_back(per_producer);
@@ -91,35 +147,148 @@ void run_producers_and_consumers(int producers, int consumers) {
     });
   }
   std::atomic<bool> in_order{true};
+  std::atomic<bool> batches_unlinked{true};  // every taken node's link is null
   for (int c = 0; c < consumers; ++c) {
     threads.emplace_back([&] {
       std::vector<int> last_seen(producers, -1);
+      std::vector<node*> batch(max_batch);
       for (;;) {
         // Read before the pop: if no producer was left then and the queue
         // is empty now, every push is visible and taken.
         const bool all_pushed = producers_left.load() == 0;
-        node* n = pop(q);
-        if (n == nullptr) {
+        bool left_batch = false;
+        const std::size_t got = q.pop(static_cast<std::size_t>(consumers), batch, left_batch);
+        if (got == 0) {
           if (all_pushed && q.probably_empty()) return;
           std::this_thread::yield();
           continue;
         }
-        n->taken.fetch_add(1);
-        if (n->sequence <= last_seen[n->producer]) in_order = false;
-        last_seen[n->producer] = n->sequence;
-        taken.fetch_add(1);
+        for (std::size_t i = 0; i < got; ++i) {
+          node* n = batch[i];
+          if (n->next_in_list != nullptr) batches_unlinked = false;
+          n->taken.fetch_add(1);
+          if (n->sequence <= last_seen[n->producer]) in_order = false;
+          last_seen[n->producer] = n->sequence;
+        }
+        taken.fetch_add(static_cast<long>(got));
       }
     });
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(taken.load(), static_cast<long>(producers) * per_producer);
   EXPECT_TRUE(in_order.load());
+  EXPECT_TRUE(batches_unlinked.load());
   for (const auto& per : nodes) {
     for (const node& n : per) ASSERT_EQ(n.taken.load(), 1) << n.producer << " " << n.sequence;
   }
 }
 
-TEST(InjectQueue, ManyProducersOneConsumer) { run_producers_and_consumers(4, 1); }
-TEST(InjectQueue, ManyProducersManyConsumers) { run_producers_and_consumers(4, 3); }
+TEST(InjectQueue, ManyProducersOneConsumer) { run_producers_and_consumers(4, 1, 1); }
+TEST(InjectQueue, ManyProducersManyConsumers) { run_producers_and_consumers(4, 3, 1); }
+TEST(InjectQueue, ManyProducersManyConsumersInBatches) { run_producers_and_consumers(4, 3, 32); }
+
+// Sets an environment variable for one scope, restoring it after.
+class scoped_environment {
+ public:
+  scoped_environment(const char* name, const char* value) : name_(name) {
+    if (const char* old = ::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~scoped_environment() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  scoped_environment(const scoped_environment&) = delete;
+  scoped_environment& operator=(const scoped_environment&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(InjectBatches, ByDefaultOnlyWithOthersToShareThemAndACpuForTheSubmitter) {
+  scoped_environment unset("WEFT_INJECT_BATCHES", "");
+  const unsigned cpus = std::thread::hardware_concurrency();
+  EXPECT_FALSE(weft::detail::inject_batches_pay(1));
+  EXPECT_FALSE(weft::detail::inject_batches_pay(cpus));
+  EXPECT_EQ(weft::detail::inject_batches_pay(2), cpus > 2);
+}
+
+TEST(InjectBatches, TheEnvironmentOverridesTheRuleAndABadValueIsNamed) {
+  {
+    scoped_environment on("WEFT_INJECT_BATCHES", "1");
+    EXPECT_TRUE(weft::detail::inject_batches_pay(1024));
+  }
+  {
+    scoped_environment off("WEFT_INJECT_BATCHES", "0");
+    EXPECT_FALSE(weft::detail::inject_batches_pay(2));
+  }
+  scoped_environment bad("WEFT_INJECT_BATCHES", "yes");
+  try {
+    weft::runtime rt(weft::options{.workers = 2});
+    FAIL() << "a bad WEFT_INJECT_BATCHES was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("WEFT_INJECT_BATCHES"), std::string::npos) << e.what();
+  }
+}
+
+// Outside tasks, taken in batches (or not), that park, spawn and join:
+// each runs exactly once, the pool's wait sees them all, and the runtime's
+// counters and shutdown drain account for every one (a batch's fibers are
+// adopted into the registry by the worker that takes it, and some are
+// stolen from its deque before they first run).
+class InjectBatchRuns : public ::testing::TestWithParam<std::tuple<unsigned, bool>> {};
+
+TEST_P(InjectBatchRuns, EveryOutsideTaskRunsOnceWhetherItParksSpawnsOrIsStolen) {
+  const auto [workers, batches] = GetParam();
+  scoped_environment setting("WEFT_INJECT_BATCHES", batches ? "1" : "0");
+  const std::size_t tasks = weft::test::scaled(20'000);
+  std::vector<std::atomic<int>> runs(tasks);
+  std::atomic<std::int64_t> sum{0};
+  weft::mutex m;
+  std::int64_t guarded = 0;
+  {
+    weft::thread_pool pool(workers);
+    for (std::size_t round = 0; round < 4; ++round) {
+      for (std::size_t i = round; i < tasks; i += 4) {
+        pool.detach([&, i] {
+          runs[i].fetch_add(1, std::memory_order_relaxed);
+          switch (i % 4) {
+            case 0:
+              weft::this_fiber::yield();
+              break;
+            case 1: {
+              const std::lock_guard hold(m);
+              ++guarded;
+              break;
+            }
+            case 2:
+              sum.fetch_add(weft::spawn([i] { return static_cast<std::int64_t>(i); }).join());
+              break;
+            default:
+              break;
+          }
+        });
+      }
+      pool.wait();  // every task of the round is done, the pool reusable
+    }
+  }  // the destructor's drain: every adopted fiber unlinked
+  for (std::size_t i = 0; i < tasks; ++i) ASSERT_EQ(runs[i].load(), 1) << "task " << i;
+  std::int64_t expected = 0;
+  for (std::size_t i = 2; i < tasks; i += 4) expected += static_cast<std::int64_t>(i);
+  EXPECT_EQ(sum.load(), expected);
+  EXPECT_EQ(guarded, static_cast<std::int64_t>((tasks + 2) / 4));
+}
+
+INSTANTIATE_TEST_SUITE_P(WorkersAndBatches, InjectBatchRuns,
+                         ::testing::Combine(::testing::ValuesIn(weft::test::worker_counts),
+                                            ::testing::Bool()),
+                         [](const auto& param_info) {
+                           return std::to_string(std::get<0>(param_info.param)) + "Workers" +
+                                  (std::get<1>(param_info.param) ? "InBatches" : "OneByOne");
+                         });
 
 }  // namespace

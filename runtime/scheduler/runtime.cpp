@@ -56,6 +56,7 @@ options validate_options(options opts) {
 runtime_core::runtime_core(runtime& rt, options validated)
     : owner(rt),
       opts(std::move(validated)),
+      inject_batches(inject_batches_pay(opts.workers)),
       idle(opts.workers, &wake_worker, this),
       stacks(opts.stack_size),
       registry(opts.workers) {

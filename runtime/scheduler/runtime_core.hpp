@@ -58,6 +58,9 @@ class runtime_core {
 
   runtime& owner;
   const options opts;
+  /// Workers take fibers from the inject queue in batches (worker.cpp,
+  /// inject_batches_pay).
+  const bool inject_batches;
   inject_queue inject;
   idle_set idle;
   stack_pool stacks;

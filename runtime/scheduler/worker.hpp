@@ -112,6 +112,12 @@ struct switch_record {
   void* commit_arg = nullptr;
 };
 
+/// Whether the workers of a runtime with `workers` workers take fibers from
+/// the inject queue in batches (worker.cpp says when that pays). The
+/// environment variable WEFT_INJECT_BATCHES, 1 or 0, overrides the rule;
+/// any other value throws std::invalid_argument naming it.
+bool inject_batches_pay(unsigned workers);
+
 /// Per-worker counters: written by the owner only (relaxed load + store, no
 /// RMW), read by runtime::stats() from any thread.
 struct worker_counters {
@@ -245,7 +251,12 @@ class worker {
   fiber* take_runnext() noexcept;
   fiber* take_woken() noexcept;         // newest first (LIFO, as the deque)
   fiber* take_oldest_woken() noexcept;  // the fairness step's pick
+  /// Takes a batch from the inject queue: returns its oldest fiber and
+  /// queues the rest in the deque.
   fiber* take_injected() noexcept;
+  /// Links a fiber spawned from outside into this worker's registry shard
+  /// (1), unless it is a wake-up, linked long since (0).
+  std::uint64_t adopt_injected(fiber& f) noexcept;
   fiber* pop_yielded() noexcept;
   fiber* find_work() noexcept;
   fiber* search() noexcept;
@@ -277,7 +288,8 @@ class worker {
 
   runtime_core& core_;
   const unsigned index_;
-  const bool has_thieves_;  // the runtime has other workers
+  const bool has_thieves_;             // the runtime has other workers
+  const bool takes_injected_batches_;  // runtime_core::inject_batches, with thieves
   local_queue<fiber*> queue_;
   local_queue<fiber*>::owner owner_;
   local_queue<fiber*>::stealer stealer_;
