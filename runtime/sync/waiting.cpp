@@ -88,16 +88,14 @@ bool parker::claim_for_cancellation(cancel_hook* self) noexcept {
   return p->outcome.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel);
 }
 
-void lock(wait_list& list) noexcept {
-  // acquire: pairs with the release in unlock(); the object's state written
-  // under the lock is visible.
+void lock_contended(wait_list& list) noexcept {
+  // Spins on a plain load and retries the exchange only when the lock looks
+  // free (no line ping-pong). acquire: as lock()'s.
   spin_backoff backoff;
-  while (list.lock_word.exchange(1, std::memory_order_acquire) != 0) {
+  do {
     while (list.lock_word.load(std::memory_order_relaxed) != 0) backoff.pause();
-  }
+  } while (list.lock_word.exchange(1, std::memory_order_acquire) != 0);
 }
-
-void unlock(wait_list& list) noexcept { list.lock_word.store(0, std::memory_order_release); }
 
 void push_back(wait_list& list, waiter_node& node, wait_list* guard) noexcept {
   node.home = &list;
