@@ -283,12 +283,62 @@ TEST_P(InjectBatchRuns, EveryOutsideTaskRunsOnceWhetherItParksSpawnsOrIsStolen) 
   EXPECT_EQ(guarded, static_cast<std::int64_t>((tasks + 2) / 4));
 }
 
+// One worker never takes batches (nobody to share them with): no instance.
 INSTANTIATE_TEST_SUITE_P(WorkersAndBatches, InjectBatchRuns,
-                         ::testing::Combine(::testing::ValuesIn(weft::test::worker_counts),
-                                            ::testing::Bool()),
+                         ::testing::Values(std::tuple{1U, false}, std::tuple{2U, false},
+                                           std::tuple{2U, true}, std::tuple{4U, false},
+                                           std::tuple{4U, true}, std::tuple{8U, false},
+                                           std::tuple{8U, true}),
                          [](const auto& param_info) {
                            return std::to_string(std::get<0>(param_info.param)) + "Workers" +
                                   (std::get<1>(param_info.param) ? "InBatches" : "OneByOne");
                          });
+
+// A fiber that holds its worker's thread until `release` (a plain wait: the
+// worker runs nothing else meanwhile), after saying so in `running`.
+void hold_thread(std::atomic<bool>& running, const std::atomic<bool>& release) {
+  running = true;
+  running.notify_all();
+  release.wait(false);
+}
+
+// With both workers held, ten fibers queue from outside; then one worker
+// is let go. Taking one at a time, it runs the first and leaves nine in the
+// queue, not yet adopted by any worker. Taking its fair share (10 / 2 + 1),
+// it runs the first and queues five in its deque, adopted into the registry
+// there, where runtime::fibers() lists them as ready.
+std::size_t ready_after_one_take(bool batches) {
+  scoped_environment setting("WEFT_INJECT_BATCHES", batches ? "1" : "0");
+  weft::runtime rt(weft::options{.workers = 2});
+  std::atomic<bool> first_held{false}, second_held{false}, probe_running{false};
+  std::atomic<bool> release_first{false}, release_second{false}, release_probe{false};
+  std::atomic<int> probes_ran{0};
+  rt.spawn([&] { hold_thread(first_held, release_first); }).detach();
+  first_held.wait(false);
+  rt.spawn([&] { hold_thread(second_held, release_second); }).detach();  // the other worker
+  second_held.wait(false);
+  for (int i = 0; i < 10; ++i) {
+    rt.spawn([&] {
+        if (probes_ran.fetch_add(1) == 0) hold_thread(probe_running, release_probe);
+      }).detach();
+  }
+  release_second = true;
+  release_second.notify_all();
+  probe_running.wait(false);  // the first probe holds the worker that took it
+  std::size_t ready = 0;
+  for (const weft::fiber_info& f : rt.fibers()) ready += f.state == weft::fiber_state::ready;
+  for (std::atomic<bool>* release : {&release_probe, &release_first}) {
+    *release = true;
+    release->notify_all();
+  }
+  while (rt.stats().alive != 0) std::this_thread::yield();
+  EXPECT_EQ(probes_ran.load(), 10);
+  return ready;
+}
+
+TEST(InjectBatches, AWorkerTakesItsFairShareIntoItsDeque) {
+  EXPECT_EQ(ready_after_one_take(false), 0U);
+  EXPECT_EQ(ready_after_one_take(true), 5U);
+}
 
 }  // namespace

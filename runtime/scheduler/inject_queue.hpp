@@ -89,7 +89,11 @@ class intrusive_inject_queue {
     // read the head only as probably_empty()'s hint.
     const bool took = outbox_head_.load(std::memory_order_relaxed) == nullptr && take_inbox();
     Node* node = outbox_head_.load(std::memory_order_relaxed);
-    const std::size_t share = std::min({outbox_size_ / consumers + 1, out.size(), outbox_size_});
+    // (One asked for: no division.)
+    const std::size_t share =
+        node == nullptr   ? 0
+        : out.size() == 1 ? 1
+                          : std::min({outbox_size_ / consumers + 1, out.size(), outbox_size_});
     // One pass, unlinking as it reads: each record is touched once here (a
     // fresh inbox's oldest records are still hot from take_inbox's pass).
     for (std::size_t i = 0; i < share; ++i) {
@@ -107,7 +111,9 @@ class intrusive_inject_queue {
   /// Cheap emptiness hint (may be stale either way). Any thread. A push
   /// that the idle protocol orders before the call is seen (idle.hpp, "No
   /// lost wake-up"), except while a pop() moves the inbox to the outbox:
-  /// that pop() reports it (`left_batch`) and its caller notifies.
+  /// that pop() reports it (`left_batch`) and its caller notifies. Nodes a
+  /// pop() took are the caller's to make visible (worker::take_injected
+  /// notifies when it moves a batch into an empty deque).
   [[nodiscard]] bool probably_empty() const noexcept {
     return inbox_.load(std::memory_order_relaxed) == nullptr &&
            outbox_head_.load(std::memory_order_relaxed) == nullptr;

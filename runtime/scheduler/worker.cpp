@@ -306,6 +306,7 @@ fiber* worker::take_injected() noexcept {
   if (taken == 0) return nullptr;
   // The oldest runs now; the rest go to the deque, newest first, so that its
   // LIFO end runs the oldest next and thieves take the newest.
+  const bool deque_was_empty = owner_.empty_estimate();
   std::uint64_t adopted = 0;
   for (std::size_t i = taken; i-- > 1;) {
     adopted += adopt_injected(*batch[i]);
@@ -319,11 +320,12 @@ fiber* worker::take_injected() noexcept {
                             std::memory_order_release);
   }
   // Wake one worker (if none searches: a searcher chains the wake-ups when
-  // it finds work) where one may have gone to sleep on work we hid: others
-  // may have read the queue as empty while we moved the inbox, or after we
-  // took its last fibers and before they were in the deque. While the
-  // queue stays non-empty, every sleeper's re-check saw work (idle.hpp).
-  if (has_thieves() && (left_batch || (taken > 1 && core_.inject.probably_empty()))) {
+  // it finds work) where one may have gone to sleep on work it could not
+  // see: others may have read the queue as empty while we moved the inbox
+  // (left_batch), and a sleeper may have re-checked our deque before the
+  // batch was in it and the queue after the batch left it. The latter is
+  // push_entry()'s rule: a notify when the deque goes from empty to not.
+  if (has_thieves() && (left_batch || (taken > 1 && deque_was_empty))) {
     core_.idle.notify_work_available();
   }
   return batch[0];
