@@ -117,13 +117,20 @@ TEST(BlockCache, AForkWhileAnotherThreadUsesTheDepotLeavesItUsableInTheChild) {
   // child has no such thread), and the child's own trips through the
   // depot would hang.
   std::atomic<bool> stop{false};
-  std::thread churn([&stop] {
+  std::atomic<bool> warmed{false};
+  std::thread churn([&stop, &warmed] {
     while (!stop.load(std::memory_order_relaxed)) {
       for (void* b : allocate_on_this_thread(2 * cached_blocks_per_class)) {
         free_block(b, block_bytes, block_align);
       }
+      warmed = true;
+      warmed.notify_one();
     }
   });
+  // Forks from the churning thread's second round on: its first round made
+  // its one-time registrations (its cache's release at thread exit), which a
+  // fork must not catch half done; the depot itself is built at load.
+  warmed.wait(false);
   const int forks = static_cast<int>(weft::test::scaled(300));
   int clean_exits = 0;
   for (int i = 0; i < forks; ++i) {

@@ -211,7 +211,7 @@ class scoped_environment {
 
 TEST(InjectBatches, ByDefaultOnlyWithOthersToShareThemAndACpuForTheSubmitter) {
   scoped_environment unset("WEFT_INJECT_BATCHES", "");
-  const unsigned cpus = std::thread::hardware_concurrency();
+  const unsigned cpus = weft::detail::usable_cpus();
   EXPECT_FALSE(weft::detail::inject_batches_pay(1));
   EXPECT_FALSE(weft::detail::inject_batches_pay(cpus));
   EXPECT_EQ(weft::detail::inject_batches_pay(2), cpus > 2);

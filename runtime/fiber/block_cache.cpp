@@ -118,6 +118,12 @@ std::array<batch_stack, classes>& depot() {
   return *stacks;
 }
 
+// Built while the program loads, before it starts threads: a fork() while
+// another thread ran the first call's initialization would leave the child
+// waiting on the initialization guard forever (the block cache's fork test
+// hung so, 1 run in hundreds, when its churning thread made the first call).
+[[maybe_unused]] const bool depot_built_at_load = (depot(), true);
+
 void** next_batch(void* first_block) noexcept { return static_cast<void**>(first_block) + 1; }
 
 // Moves the full `list` of class `c` to the depot, leaving it empty. False

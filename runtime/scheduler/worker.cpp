@@ -2,7 +2,9 @@
 #include "scheduler/worker.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <span>
@@ -47,6 +49,17 @@ constexpr std::size_t inject_batch_max = 32;
 
 }  // namespace
 
+unsigned usable_cpus() noexcept {
+  // The affinity mask, as nproc and Go's GOMAXPROCS default read it: a
+  // container given two CPUs of a large machine has two.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<unsigned>(CPU_COUNT(&set));
+  }
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
 // Batches pay where the workers contend for the queue on CPUs of their own,
 // and cost where they compete with the submitting thread for the CPUs
 // (`pool`, M tasks/s, medians of 7 or more; one at a time → batches of 32):
@@ -56,14 +69,12 @@ constexpr std::size_t inject_batch_max = 32;
 // On the 2 vCPUs the submitter got a sixth of the CPU time instead of
 // three fifths, as both workers ran (and freed records) in parallel. So
 // batches by default only with others to share them and fewer workers than
-// CPUs (16 workers on 16 cores lose the gain they measured: the rule errs
-// toward the measured loss).
+// usable CPUs (16 workers on 16 cores lose the gain they measured: the rule
+// errs toward the measured loss).
 bool inject_batches_pay(unsigned workers) {
   constexpr const char* variable = "WEFT_INJECT_BATCHES";
   const char* value = std::getenv(variable);
-  if (value == nullptr || *value == '\0') {
-    return workers > 1 && workers < std::thread::hardware_concurrency();
-  }
+  if (value == nullptr || *value == '\0') return workers > 1 && workers < usable_cpus();
   const std::string_view setting(value);
   if (setting == "1") return true;
   if (setting == "0") return false;

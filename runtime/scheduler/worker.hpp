@@ -112,6 +112,9 @@ struct switch_record {
   void* commit_arg = nullptr;
 };
 
+/// The CPUs this process may run on (its affinity mask; at least 1).
+unsigned usable_cpus() noexcept;
+
 /// Whether the workers of a runtime with `workers` workers take fibers from
 /// the inject queue in batches (worker.cpp says when that pays). The
 /// environment variable WEFT_INJECT_BATCHES, 1 or 0, overrides the rule;
