@@ -20,11 +20,13 @@ bool other_fibers_ready() noexcept {
 }
 
 void park_current(park_commit commit, void* arg, wait_kind why, const void* object) {
-  fiber* self = current_fiber();
+  // One look-up of the worker for both uses: nothing switches in between.
+  worker* const here = worker::current();
+  fiber* self = here->running();
   set_wait_reason(*self, why, object);
   if (tracing::on()) [[unlikely]]
     tracing::parked(*self, why);
-  worker::park_current(commit, arg);
+  worker::park_current(here, commit, arg);
   clear_wait_reason(*self);
 }
 

@@ -174,7 +174,7 @@ void worker::push_woken(fiber* f) {
   // From the worker's own context (search, sleep, a harvest) no fiber of
   // this worker is running to keep talking to: share as a spawn does. With
   // one worker the deque's LIFO end already runs it next.
-  if (running_ == nullptr || core_.worker_count() == 1) {
+  if (running_ == nullptr || !has_thieves()) {
     push_local(f);
     return;
   }
@@ -761,8 +761,7 @@ void worker::retire(fiber* f) noexcept {
   return true;
 }
 
-void worker::park_current(bool (*commit)(fiber*, void*) noexcept, void* arg) {
-  worker* self = current();
+void worker::park_current(worker* self, bool (*commit)(fiber*, void*) noexcept, void* arg) {
   worker_counters::bump(self->counters_.parks);
   switch_record record{self->running_, after_switch::park, commit, arg};
   switch_to(self, self->next_local(), record);

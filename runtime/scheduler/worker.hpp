@@ -207,8 +207,8 @@ class worker {
   /// fiber of a worker. Inline, defined in worker.cpp beside its one
   /// caller, this_fiber::yield.
   inline static bool yield_current();
-  /// Parks the running fiber; see park.hpp.
-  static void park_current(bool (*commit)(fiber*, void*) noexcept, void* arg);
+  /// Parks the fiber running on `self`, the calling thread's worker; see park.hpp.
+  static void park_current(worker* self, bool (*commit)(fiber*, void*) noexcept, void* arg);
   /// The running fiber's body returned: switch away for good, to `next`
   /// (nullptr: the worker's own context).
   [[noreturn]] static void finish_current(fiber* next);
