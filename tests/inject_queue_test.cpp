@@ -221,6 +221,7 @@ TEST(InjectBatches, TheEnvironmentOverridesTheRuleAndABadValueIsNamed) {
   {
     scoped_environment on("WEFT_INJECT_BATCHES", "1");
     EXPECT_TRUE(weft::detail::inject_batches_pay(1024));
+    EXPECT_FALSE(weft::detail::inject_batches_pay(1));  // nobody to share a batch with
   }
   {
     scoped_environment off("WEFT_INJECT_BATCHES", "0");
@@ -236,10 +237,10 @@ TEST(InjectBatches, TheEnvironmentOverridesTheRuleAndABadValueIsNamed) {
 }
 
 // Outside tasks, taken in batches (or not), that park, spawn and join:
-// each runs exactly once, the pool's wait sees them all, and the runtime's
-// counters and shutdown drain account for every one (a batch's fibers are
-// adopted into the registry by the worker that takes it, and some are
-// stolen from its deque before they first run).
+// each runs exactly once, the pool's wait sees them all, and the shutdown
+// drain accounts for every one (a batch's fibers are adopted into the
+// registry by the worker that takes it, and other workers may steal them
+// from its deque before they first run).
 class InjectBatchRuns : public ::testing::TestWithParam<std::tuple<unsigned, bool>> {};
 
 TEST_P(InjectBatchRuns, EveryOutsideTaskRunsOnceWhetherItParksSpawnsOrIsStolen) {

@@ -76,7 +76,7 @@ bool inject_batches_pay(unsigned workers) {
   const char* value = std::getenv(variable);
   if (value == nullptr || *value == '\0') return workers > 1 && workers < usable_cpus();
   const std::string_view setting(value);
-  if (setting == "1") return true;
+  if (setting == "1") return workers > 1;  // a lone worker has nobody to share a batch with
   if (setting == "0") return false;
   throw std::invalid_argument(std::string(variable) + ": \"" + value + "\" is not 0 or 1");
 }
@@ -112,7 +112,7 @@ worker::worker(runtime_core& core, unsigned index)
     : core_(core),
       index_(index),
       has_thieves_(core.opts.workers > 1),
-      takes_injected_batches_(core.inject_batches && core.opts.workers > 1),
+      takes_injected_batches_(core.inject_batches),
       owner_(queue_.owner_handle()),
       stealer_(queue_.stealer_handle()),
       stacks_(core.stacks),
@@ -317,7 +317,7 @@ fiber* worker::take_injected() noexcept {
   if (taken == 0) return nullptr;
   // The oldest runs now; the rest go to the deque, newest first, so that its
   // LIFO end runs the oldest next and thieves take the newest.
-  const bool deque_was_empty = owner_.empty_estimate();
+  const bool deque_was_empty = taken > 1 && owner_.empty_estimate();
   std::uint64_t adopted = 0;
   for (std::size_t i = taken; i-- > 1;) {
     adopted += adopt_injected(*batch[i]);
@@ -336,7 +336,7 @@ fiber* worker::take_injected() noexcept {
   // (left_batch), and a sleeper may have re-checked our deque before the
   // batch was in it and the queue after the batch left it. The latter is
   // push_entry()'s rule: a notify when the deque goes from empty to not.
-  if (has_thieves() && (left_batch || (taken > 1 && deque_was_empty))) {
+  if (has_thieves() && (left_batch || deque_was_empty)) {
     core_.idle.notify_work_available();
   }
   return batch[0];

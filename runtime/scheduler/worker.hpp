@@ -117,8 +117,9 @@ unsigned usable_cpus() noexcept;
 
 /// Whether the workers of a runtime with `workers` workers take fibers from
 /// the inject queue in batches (worker.cpp says when that pays). The
-/// environment variable WEFT_INJECT_BATCHES, 1 or 0, overrides the rule;
-/// any other value throws std::invalid_argument naming it.
+/// environment variable WEFT_INJECT_BATCHES, 1 or 0, overrides the rule
+/// (a lone worker never takes batches); any other value throws
+/// std::invalid_argument naming it.
 bool inject_batches_pay(unsigned workers);
 
 /// Per-worker counters: written by the owner only (relaxed load + store, no
@@ -292,7 +293,7 @@ class worker {
   runtime_core& core_;
   const unsigned index_;
   const bool has_thieves_;             // the runtime has other workers
-  const bool takes_injected_batches_;  // runtime_core::inject_batches, with thieves
+  const bool takes_injected_batches_;  // runtime_core::inject_batches, cached here
   local_queue<fiber*> queue_;
   local_queue<fiber*>::owner owner_;
   local_queue<fiber*>::stealer stealer_;
