@@ -86,9 +86,13 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   set_state(child, run_state::created, run_state::running);
   here.set_running(&child);
   // A new fiber has caught nothing, even when its joiner joins inside a
-  // catch block (fiber_entry); the joiner's caught exceptions come back after.
+  // catch block (fiber_entry); the joiner's caught exceptions come back
+  // after. Usually the joiner has none, and a child that returned has none
+  // left either (every catch block it entered has ended): nothing to move.
   const exception_state joiners_exceptions = here.exceptions();
-  here.exceptions() = exception_state{};
+  const bool joiner_caught_something = !joiners_exceptions.empty();
+  if (joiner_caught_something) [[unlikely]]
+    here.exceptions() = exception_state{};
 
   begin_inline_guest(joiner, child);
   run_body(child);
@@ -96,7 +100,8 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
 
   // The child may have parked and been resumed on another worker.
   worker* const now = worker::current();
-  now->exceptions() = joiners_exceptions;
+  if (joiner_caught_something) [[unlikely]]
+    now->exceptions() = joiners_exceptions;
   worker_counters::bump(now->counters().completed);  // before join() can return
   child.stack = fiber_stack{};
   child.tsan_fiber = nullptr;

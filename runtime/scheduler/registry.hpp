@@ -72,7 +72,7 @@ class fiber_registry {
   /// Unlinks `f`, which ended, on the worker `by`. True if it was unlinked
   /// now; false if it was queued for its shard's owner, which then drops
   /// the record's own reference (the caller must not).
-  bool remove(fiber& f, unsigned by) noexcept {
+  [[gnu::always_inline]] bool remove(fiber& f, unsigned by) noexcept {
     if (f.registry_shard != by) [[unlikely]] {
       remove_elsewhere(f);
       return false;
@@ -126,7 +126,7 @@ class fiber_registry {
   void for_each_linked(Visit visit) const;
   /// Enters / leaves an owner's update; true if it took the lock. Inline:
   /// twice per fiber, and the fast path is three plain accesses.
-  bool owner_enter(shard& s) const noexcept {
+  [[gnu::always_inline]] bool owner_enter(shard& s) const noexcept {
     if (asymmetric_) [[likely]] {
       // relaxed, with only a compiler barrier between: membarrier() in
       // inspect_begin orders them against the inspector (see the top).
