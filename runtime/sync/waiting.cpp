@@ -50,6 +50,20 @@ bool commit_wait(fiber* parked, void* arg) noexcept {
   return waits;
 }
 
+struct untimed_commit_args {
+  parker* p;
+  wait_list* locked;
+};
+
+// commit_wait for wait_claimed_untimed: no timer to arm, one list to unlock.
+bool commit_untimed_wait(fiber* parked, void* arg) noexcept {
+  const untimed_commit_args a = *static_cast<untimed_commit_args*>(arg);  // as commit_wait
+  const bool waits = publish_cancellable_wait(*parked, a.p->hook);
+  unlock(*a.locked);
+  settle(a.p->hook);
+  return waits;
+}
+
 void block_thread(parker& p, std::int64_t deadline_ns) noexcept {
   for (;;) {
     // acquire: pairs with the release store in wake(); hand-offs are visible.
@@ -172,7 +186,17 @@ bool claim_for_waker(parker& p, std::uint32_t value,
 
 waiter_node* claim_first(wait_list& list) noexcept {
   while (waiter_node* node = list.head) {
-    unlink(list, *node);
+    // unlink() of the head, which is linked and at home here (a node is
+    // unlinked only from its home, and a linked one stays there).
+    list.head = node->next;
+    if (list.head) {
+      list.head->prev = nullptr;
+    } else {
+      list.tail = nullptr;
+    }
+    node->next = nullptr;
+    node->linked = false;
+    --list.size;
     parker& p = *node->owner;
     if (claim_for_waker(p, 1 + node->index, p.f ? &p.f->interrupters : nullptr)) return node;
     // Stale: claimed by its timer or through another list; its owner is
@@ -256,6 +280,29 @@ std::uint32_t wait_claimed(parker& p, wait_list* const* locked, std::size_t lock
     // list again saves two locked instructions per hand-off and a visit to
     // a line the other side may be using.
     if (outcome == 1 + node.index) continue;
+    list_guard hold(*node.guard);
+    unlink(*node.home, node);
+  }
+  return outcome;
+}
+
+std::uint32_t wait_claimed_untimed(parker& p, wait_list& locked, waiter_node& node, wait_kind why,
+                                   const void* object) {
+  // As wait_claimed() with deadline_ns == no_deadline: the timer is never
+  // armed (its deadline stays no_deadline, armed_on null), and one node
+  // makes the claim plain.
+  p.plain_claim = fiber_fence_is_compiler_barrier;
+  if (p.f) {
+    untimed_commit_args args{&p, &locked};
+    park_current(&commit_untimed_wait, &args, why, object);
+    withdraw_cancellable_wait(*p.f, p.hook);
+  } else {
+    unlock(locked);
+    block_thread(p, no_deadline);
+  }
+  // acquire: as in wait_claimed(); the claimer's unlinking is visible.
+  const std::uint32_t outcome = p.outcome.load(std::memory_order_acquire);
+  if (outcome != 1 + node.index) {  // cancelled: the node may still be linked
     list_guard hold(*node.guard);
     unlink(*node.home, node);
   }
