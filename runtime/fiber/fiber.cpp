@@ -123,11 +123,6 @@ void set_wait_reason_unstamped(fiber& f, wait_kind kind, const void* object) noe
   f.waiting_on.store(kind, std::memory_order_relaxed);
 }
 
-void clear_wait_reason(fiber& f) noexcept {
-  f.waiting_on.store(wait_kind::none, std::memory_order_relaxed);
-  f.wait_object.store(nullptr, std::memory_order_relaxed);
-}
-
 void publish_outcome(fiber& f) noexcept {
   set_state(f, run_state::running, run_state::done);
   // acq_rel: release publishes the outcome to join_fiber()'s acquire load;

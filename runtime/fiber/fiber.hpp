@@ -265,7 +265,11 @@ void set_wait_reason(fiber& f, wait_kind kind, const void* object) noexcept;
 /// first observed (an inline join, which mostly lasts less than a clock
 /// read costs to matter, and whose child's own waits carry their times).
 void set_wait_reason_unstamped(fiber& f, wait_kind kind, const void* object) noexcept;
-void clear_wait_reason(fiber& f) noexcept;
+/// Inline: every park ends with it (two stores).
+inline void clear_wait_reason(fiber& f) noexcept {
+  f.waiting_on.store(wait_kind::none, std::memory_order_relaxed);
+  f.wait_object.store(nullptr, std::memory_order_relaxed);
+}
 
 /// Called by the finishing fiber after its body returned: publishes the
 /// outcome, wakes the joiner, reports an exception of a detached fiber.

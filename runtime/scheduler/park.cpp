@@ -19,17 +19,6 @@ bool other_fibers_ready() noexcept {
   return w != nullptr && w->has_ready_fibers();
 }
 
-void park_current(park_commit commit, void* arg, wait_kind why, const void* object) {
-  // One look-up of the worker for both uses: nothing switches in between.
-  worker* const here = worker::current();
-  fiber* self = here->running();
-  set_wait_reason(*self, why, object);
-  if (tracing::on()) [[unlikely]]
-    tracing::parked(*self, why);
-  worker::park_current(here, commit, arg);
-  clear_wait_reason(*self);
-}
-
 void make_ready(fiber* f) noexcept {
   set_state(*f, run_state::parked, run_state::ready);
   if (tracing::on()) [[unlikely]]

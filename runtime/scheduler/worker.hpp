@@ -129,7 +129,7 @@ struct worker_counters {
   /// Fibers spawned from outside that this worker registered; written with
   /// release, read with acquire by the shutdown drain.
   std::atomic<std::uint64_t> adopted{0};
-  static void bump(std::atomic<std::uint64_t>& c) noexcept {
+  [[gnu::always_inline]] static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 };
