@@ -18,16 +18,38 @@
 namespace {
 
 using weft::detail::allocate_block;
+using weft::detail::block_class;
 using weft::detail::cached_blocks_per_class;
-using weft::detail::free_block;
+using weft::detail::free_block_of_class;
+using weft::detail::uncached_block;
 
 constexpr std::size_t block_bytes = 320;  // a size class no other test here uses
 constexpr std::size_t block_align = alignof(std::max_align_t);
+constexpr std::uint32_t size_class = block_class(block_bytes, block_align);
 
 std::vector<void*> allocate_on_this_thread(std::size_t n) {
   std::vector<void*> blocks;
   for (std::size_t i = 0; i < n; ++i) blocks.push_back(allocate_block(block_bytes, block_align));
   return blocks;
+}
+
+TEST(BlockCache, SizeClassesCoverTheirBytesAndLargeOrOveralignedBlocksBypassTheCache) {
+  static_assert(block_class(1, 8) == 0 && block_class(64, 8) == 0 && block_class(65, 8) == 1);
+  static_assert(block_class(1024, 16) == 15);
+  static_assert(block_class(1025, 8) == uncached_block);
+  static_assert(block_class(64, 32) == uncached_block);
+  // A block of every class and of both bypasses is writable over its whole
+  // size and aligned as asked (ASan checks the bounds), and goes back.
+  for (const std::size_t bytes : {std::size_t{1}, std::size_t{64}, std::size_t{65},
+                                  std::size_t{1024}, std::size_t{1025}, std::size_t{5000}}) {
+    for (const std::size_t align : {std::size_t{8}, std::size_t{16}, std::size_t{64}}) {
+      void* block = allocate_block(bytes, align);
+      ASSERT_NE(block, nullptr);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % align, 0u) << bytes << " " << align;
+      std::memset(block, 0xab, bytes);
+      free_block_of_class(block, block_class(bytes, align), align);
+    }
+  }
 }
 
 TEST(BlockCache, BlocksFreedOnAnotherThreadComeBackToTheAllocatingThread) {
@@ -36,7 +58,7 @@ TEST(BlockCache, BlocksFreedOnAnotherThreadComeBackToTheAllocatingThread) {
   // next allocations (its own cache is empty) are the blocks B freed first.
   const std::vector<void*> allocated = allocate_on_this_thread(2 * cached_blocks_per_class);
   std::thread([&allocated] {
-    for (void* b : allocated) free_block(b, block_bytes, block_align);
+    for (void* b : allocated) free_block_of_class(b, size_class, block_align);
   }).join();  // B's exit frees the list its cache kept (else the ASan build reports a leak)
 
   // A free list is a stack: B's first list holds blocks 0..63 with 63 on
@@ -46,7 +68,7 @@ TEST(BlockCache, BlocksFreedOnAnotherThreadComeBackToTheAllocatingThread) {
   for (std::size_t i = 0; i < again.size(); ++i) {
     EXPECT_EQ(again[i], allocated[cached_blocks_per_class - 1 - i]) << i;
   }
-  for (void* b : again) free_block(b, block_bytes, block_align);
+  for (void* b : again) free_block_of_class(b, size_class, block_align);
 }
 
 TEST(BlockCache, ProducersAndConsumersOnManyThreadsNeverShareABlock) {
@@ -92,7 +114,7 @@ TEST(BlockCache, ProducersAndConsumersOnManyThreadsNeverShareABlock) {
           for (std::size_t w = 1; w < block_bytes / sizeof(std::uint64_t); ++w) {
             ASSERT_EQ(b[w], b[0]);
           }
-          free_block(b, block_bytes, block_align);
+          free_block_of_class(b, size_class, block_align);
           checked.fetch_add(1);
         }
       }
@@ -121,7 +143,7 @@ TEST(BlockCache, AForkWhileAnotherThreadUsesTheDepotLeavesItUsableInTheChild) {
   std::thread churn([&stop, &warmed] {
     while (!stop.load(std::memory_order_relaxed)) {
       for (void* b : allocate_on_this_thread(2 * cached_blocks_per_class)) {
-        free_block(b, block_bytes, block_align);
+        free_block_of_class(b, size_class, block_align);
       }
       warmed = true;
       warmed.notify_one();
@@ -138,7 +160,7 @@ TEST(BlockCache, AForkWhileAnotherThreadUsesTheDepotLeavesItUsableInTheChild) {
     if (child == 0) {
       // More than this thread's list holds, both ways: a withdrawal and a deposit.
       for (void* b : allocate_on_this_thread(3 * cached_blocks_per_class)) {
-        free_block(b, block_bytes, block_align);
+        free_block_of_class(b, size_class, block_align);
       }
       ::_exit(0);
     }

@@ -15,9 +15,7 @@ namespace weft::detail {
 
 namespace {
 
-constexpr std::size_t granule = 64;
-constexpr std::size_t max_cached = 1024;
-constexpr std::size_t classes = max_cached / granule;
+constexpr std::size_t classes = max_cached_block / block_granule;
 
 // True once this thread's cache is destroyed (trivially destructible, so it
 // stays readable for the rest of thread or process exit, when fibers may
@@ -156,32 +154,19 @@ bool withdraw(free_list& list, std::size_t c) noexcept {
   return true;
 }
 
-bool cacheable(std::size_t bytes, std::size_t align) noexcept {
-  return bytes <= max_cached && align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__;
-}
-
-std::size_t class_of(std::size_t bytes) noexcept { return (bytes + granule - 1) / granule - 1; }
-
 // The slow paths, out of line: the fast paths below are then a pop or a push
 // that saves no registers (skynet: 45 -> 19 instructions per allocation).
-[[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t align) {
-  if (!cacheable(bytes, align)) return ::operator new (bytes, std::align_val_t{align});
-  const std::size_t c = class_of(bytes);
+[[gnu::noinline]] void* allocate_slow(std::uint32_t c) {
   if (!cache_destroyed) {
     free_list& list = lists[c];  // empty: the fast path looked
     arm_release();
     if (withdraw(list, c)) return list.pop();
   }
-  return ::operator new((c + 1) * granule);
+  return ::operator new((c + 1) * block_granule);
 }
 
-[[gnu::noinline]] void free_slow(void* block, std::size_t bytes, std::size_t align) noexcept {
-  if (!cacheable(bytes, align)) {
-    ::operator delete (block, std::align_val_t{align});
-    return;
-  }
+[[gnu::noinline]] void free_slow(void* block, std::uint32_t c) noexcept {
   if (!cache_destroyed) {
-    const std::size_t c = class_of(bytes);
     free_list& list = lists[c];  // empty or full: the fast path looked
     if (list.count == 0) {
       arm_release();
@@ -199,25 +184,33 @@ std::size_t class_of(std::size_t bytes) noexcept { return (bytes + granule - 1) 
 
 }  // namespace
 
-void* allocate_block(std::size_t bytes, std::size_t align) {
-  if (cacheable(bytes, align) && !cache_destroyed) [[likely]] {
-    free_list& list = lists[class_of(bytes)];
+void* allocate_cached_block(std::uint32_t c) {
+  if (!cache_destroyed) [[likely]] {
+    free_list& list = lists[c];
     if (list.head != nullptr) [[likely]]
       return list.pop();
   }
-  return allocate_slow(bytes, align);
+  return allocate_slow(c);
 }
 
-void free_block(void* block, std::size_t bytes, std::size_t align) noexcept {
-  if (cacheable(bytes, align) && !cache_destroyed) [[likely]] {
-    free_list& list = lists[class_of(bytes)];
+void free_cached_block(void* block, std::uint32_t c) noexcept {
+  if (!cache_destroyed) [[likely]] {
+    free_list& list = lists[c];
     // Neither empty (the first block arms the release at exit) nor full.
     if (list.count - 1 < cached_blocks_per_class - 1) [[likely]] {
       list.push(block);
       return;
     }
   }
-  free_slow(block, bytes, align);
+  free_slow(block, c);
+}
+
+void* allocate_uncached_block(std::size_t bytes, std::size_t align) {
+  return ::operator new (bytes, std::align_val_t{align});
+}
+
+void free_uncached_block(void* block, std::size_t align) noexcept {
+  ::operator delete (block, std::align_val_t{align});
 }
 
 }  // namespace weft::detail

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace weft::detail {
 
@@ -22,14 +23,51 @@ namespace weft::detail {
 /// small enough (64 KiB per class at most) that idle threads hoard little.
 inline constexpr std::size_t cached_blocks_per_class = 64;
 
-// Both read this thread's cache (thread-locals), so neither may be inlined:
-// a caller that switches fibers, such as fiber_entry's loop, which frees
-// records between bodies, could otherwise reuse a thread-local's address
-// computed before a switch after it, on another thread (design.md 12).
+/// Blocks up to this size, with at most the default new alignment, come
+/// from the cache, in size classes of `block_granule` bytes; others from
+/// operator new, aligned.
+inline constexpr std::size_t block_granule = 64;
+inline constexpr std::size_t max_cached_block = 1024;
+/// block_class() of a block that bypasses the cache.
+inline constexpr std::uint32_t uncached_block = ~std::uint32_t{0};
+
+/// The cache's size class for a block of `bytes` bytes aligned to `align`,
+/// or uncached_block. constexpr and inline: a spawn's record size and
+/// alignment are constants, and so then is its class (no arithmetic on the
+/// spawn path, and a record keeps its class for the free).
+constexpr std::uint32_t block_class(std::size_t bytes, std::size_t align) noexcept {
+  if (bytes > max_cached_block || align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return uncached_block;
+  return static_cast<std::uint32_t>((bytes + block_granule - 1) / block_granule - 1);
+}
+
+// The four below read this thread's cache (thread-locals), so none may be
+// inlined: a caller that switches fibers, such as fiber_entry's loop, which
+// frees records between bodies, could otherwise reuse a thread-local's
+// address computed before a switch after it, on another thread (design.md
+// 12).
+
+/// A block of class `c` (not uncached_block). Any thread.
+[[gnu::noinline]] void* allocate_cached_block(std::uint32_t c);
+/// Returns a block of class `c` from allocate_cached_block. Any thread.
+[[gnu::noinline]] void free_cached_block(void* block, std::uint32_t c) noexcept;
+/// A block that bypasses the cache. Any thread.
+[[gnu::noinline]] void* allocate_uncached_block(std::size_t bytes, std::size_t align);
+/// Returns a block from allocate_uncached_block with the same `align`. Any thread.
+[[gnu::noinline]] void free_uncached_block(void* block, std::size_t align) noexcept;
 
 /// A block of at least `bytes` bytes, aligned to `align`. Any thread.
-[[gnu::noinline]] void* allocate_block(std::size_t bytes, std::size_t align);
-/// Returns a block from allocate_block with the same `bytes` and `align`. Any thread.
-[[gnu::noinline]] void free_block(void* block, std::size_t bytes, std::size_t align) noexcept;
+inline void* allocate_block(std::size_t bytes, std::size_t align) {
+  const std::uint32_t c = block_class(bytes, align);
+  return c != uncached_block ? allocate_cached_block(c) : allocate_uncached_block(bytes, align);
+}
+/// Returns a block from allocate_block of class `c`, as block_class(bytes,
+/// align) gave for it, and `align`. Any thread.
+inline void free_block_of_class(void* block, std::uint32_t c, std::size_t align) noexcept {
+  if (c != uncached_block) {
+    free_cached_block(block, c);
+  } else {
+    free_uncached_block(block, align);
+  }
+}
 
 }  // namespace weft::detail

@@ -161,35 +161,70 @@ void report_escaped_exception(const fiber& f) noexcept {
   std::abort();
 }
 
-fiber_allocation allocate_fiber(runtime_core& core, const spawn_options* opts,
-                                std::size_t task_size, std::size_t task_align) {
-  std::size_t stack = 0;
-  if (opts && opts->stack_size != 0) {
-    if (opts->stack_size < min_stack_size || opts->stack_size > max_stack_size) {
-      throw std::invalid_argument(
-          "weft::spawn_options::stack_size: " + std::to_string(opts->stack_size) + " is outside [" +
-          std::to_string(min_stack_size) + ", " + std::to_string(max_stack_size) + "]");
-    }
-    stack = round_stack_size(opts->stack_size);
-    if (stack == core.stacks.default_size()) stack = 0;  // the pooled default after all
-  }
+namespace {
+
+// Where the task goes in a block that starts with the record.
+struct block_layout {
+  std::size_t header;  // the record, rounded up to the task's alignment
+  std::size_t bytes;   // record and task
+  std::size_t align;
+  std::uint32_t size_class;  // block_class(bytes, align)
+};
+
+block_layout layout_for(std::size_t task_size, std::size_t task_align) noexcept {
   const std::size_t align = std::max(task_align, alignof(fiber));
   // Alignments are powers of two: a mask, not a division (without LTO the
   // alignment is not a constant here, and a `div` is tens of cycles).
   const std::size_t header = (sizeof(fiber) + align - 1) & ~(align - 1);
-  void* block = allocate_block(header + task_size, align);
+  return {header, header + task_size, align, block_class(header + task_size, align)};
+}
+
+fiber_allocation allocation_of(fiber* f, const block_layout& layout) noexcept {
+  // Fits: blocks are records with callables, far below 4 GiB.
+  f->allocation_class = layout.size_class;
+  f->allocation_align = static_cast<std::uint32_t>(layout.align);
+  return {f, reinterpret_cast<std::byte*>(f) + layout.header};
+}
+
+}  // namespace
+
+fiber_allocation allocate_fiber(runtime_core& core, const spawn_options& opts,
+                                std::size_t task_size, std::size_t task_align) {
+  std::size_t stack = 0;
+  if (opts.stack_size != 0) {
+    if (opts.stack_size < min_stack_size || opts.stack_size > max_stack_size) {
+      throw std::invalid_argument(
+          "weft::spawn_options::stack_size: " + std::to_string(opts.stack_size) + " is outside [" +
+          std::to_string(min_stack_size) + ", " + std::to_string(max_stack_size) + "]");
+    }
+    stack = round_stack_size(opts.stack_size);
+    if (stack == core.stacks.default_size()) stack = 0;  // the pooled default after all
+  }
+  const block_layout layout = layout_for(task_size, task_align);
+  void* block = allocate_block(layout.bytes, layout.align);
   fiber* f;
   try {
-    f = ::new (block) fiber(core, next_fiber_id(), opts ? &opts->name : nullptr, stack);
+    f = ::new (block) fiber(core, next_fiber_id(), &opts.name, stack);
   } catch (...) {
-    free_block(block, header + task_size, align);
+    free_block_of_class(block, layout.size_class, layout.align);
     throw;
   }
-  // Both fit: blocks are records with callables, far below 4 GiB.
-  f->allocation_bytes = static_cast<std::uint32_t>(header + task_size);
-  f->allocation_align = static_cast<std::uint32_t>(align);
-  return {f, static_cast<std::byte*>(block) + header};
+  return allocation_of(f, layout);
 }
+
+// always_inline on the definition only: with LTO it joins each spawn site,
+// where the task's size and alignment are constants (skynet: 7 instructions
+// a fiber fewer); a build without LTO calls it. GCC warns that a function
+// not declared inline might not be inlinable: that is the point here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wattributes"
+[[gnu::always_inline]] fiber_allocation allocate_fiber(runtime_core& core, std::size_t task_size,
+                                                       std::size_t task_align) {
+  const block_layout layout = layout_for(task_size, task_align);
+  return allocation_of(
+      ::new (allocate_block(layout.bytes, layout.align)) fiber(core, next_fiber_id()), layout);
+}
+#pragma GCC diagnostic pop
 
 void start_fiber(fiber* f, task_base* body, spawn_kind kind) {
   f->body = body;
@@ -222,10 +257,10 @@ void start_fiber(fiber* f, task_base* body, spawn_kind kind) {
 }
 
 void discard_fiber(fiber* f) noexcept {
-  const std::size_t bytes = f->allocation_bytes;
+  const std::uint32_t size_class = f->allocation_class;
   const std::size_t align = f->allocation_align;
   f->~fiber();
-  free_block(f, bytes, align);
+  free_block_of_class(f, size_class, align);
 }
 
 void join_fiber(fiber* target) {

@@ -63,6 +63,10 @@ struct fiber {
         name_storage(given_name && !given_name->empty()
                          ? std::make_unique<const std::string>(*given_name)
                          : nullptr) {}
+  /// A fiber with the runtime's default stack and no name: nothing to copy,
+  /// so nothing can throw (spawn() without options).
+  fiber(runtime_core& owner, std::uint64_t fiber_id) noexcept
+      : core(owner), id(fiber_id), stack_request(0) {}
 
   /// The name given at spawn; empty if none.
   [[nodiscard]] std::string_view name() const noexcept {
@@ -140,7 +144,7 @@ struct fiber {
   /// worker takes that, then by the worker that runs it until it retires).
   std::atomic<std::uint32_t> refs{2};
   waiter* joiner = nullptr;            ///< valid once has_joiner is set
-  std::uint32_t allocation_bytes = 0;  ///< size of the record+task block (block_cache)
+  std::uint32_t allocation_class = 0;  ///< block_class() of the record+task block (block_cache)
   std::uint32_t allocation_align = 0;  ///< its alignment
 
   // ---- cancellation (cancellation.hpp)

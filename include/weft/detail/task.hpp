@@ -154,8 +154,11 @@ struct fiber_allocation {
   fiber* handle;
   void* task_storage;
 };
-fiber_allocation allocate_fiber(runtime_core& core, const spawn_options* opts,
+fiber_allocation allocate_fiber(runtime_core& core, const spawn_options& opts,
                                 std::size_t task_size, std::size_t task_align);
+/// As above, for a fiber without options (the default stack, no name): the
+/// common spawn, which has nothing to check.
+fiber_allocation allocate_fiber(runtime_core& core, std::size_t task_size, std::size_t task_align);
 /// Whether a new fiber gets a join handle.
 enum class spawn_kind : bool { joinable, detached };
 /// Makes the fiber runnable; from now on the runtime owns one reference and,
@@ -174,7 +177,9 @@ std::pair<fiber*, task_result<spawn_result_t<F, A...>>*> spawn_task(runtime_core
                                                                     A&&... args) {
   using R = spawn_result_t<F, A...>;
   using body_type = task<R, std::decay_t<F>, std::decay_t<A>...>;
-  const fiber_allocation block = allocate_fiber(core, opts, sizeof(body_type), alignof(body_type));
+  const fiber_allocation block =
+      opts ? allocate_fiber(core, *opts, sizeof(body_type), alignof(body_type))
+           : allocate_fiber(core, sizeof(body_type), alignof(body_type));
   body_type* body = nullptr;
   try {
     body = ::new (block.task_storage) body_type(std::forward<F>(fn), std::forward<A>(args)...);
