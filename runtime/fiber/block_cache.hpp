@@ -9,7 +9,7 @@
 // thread's cache. A cache that overflows moves its full list of the class to
 // a shared depot, and a cache that runs dry takes one from there, so blocks
 // freed on one thread reach the thread that allocates them (a thread pool's
-// submitter) in batches, without malloc. Blocks above `max_cached` bytes or
+// submitter) in batches, without malloc. Blocks above `max_cached_block` bytes or
 // with alignment above the default new alignment bypass both.
 #pragma once
 

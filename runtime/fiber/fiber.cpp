@@ -168,7 +168,9 @@ struct block_layout {
   std::size_t header;  // the record, rounded up to the task's alignment
   std::size_t bytes;   // record and task
   std::size_t align;
-  std::uint32_t size_class;  // block_class(bytes, align)
+  // block_class(bytes, align), computed once: recomputed where the record
+  // is stamped, it cost 7 instructions a fiber without LTO (skynet).
+  std::uint32_t size_class;
 };
 
 block_layout layout_for(std::size_t task_size, std::size_t task_align) noexcept {
