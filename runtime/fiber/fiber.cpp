@@ -265,28 +265,18 @@ void discard_fiber(fiber* f) noexcept {
   free_block_of_class(f, size_class, align);
 }
 
-void join_fiber(fiber* target) {
-  // acquire: pairs with publish_outcome()'s release; the outcome is visible.
-  if (target->join_bits.load(std::memory_order_acquire) & finished) return;
-  worker* const here = worker::current();
-  fiber* self = here ? here->running() : nullptr;
-  if (self == target) {
-    throw std::logic_error("weft::join_handle::join: a fiber cannot join itself");
-  }
-  if (self) {
-    // It would wait (or run the child in its place): a cancellation point.
-    if (cancellation_pending(*self)) throw_cancelled();
-    if (run_inline_if_unstarted(*here, *self, *target)) return;
-    // Built only now: the inline run above, the common case, needs none of it.
-    join_wait wait{target, {}};
-    wait.self.parked = self;
-    park_current(&commit_join, &wait, wait_kind::join, target);
-    withdraw_cancellable_wait(*self, wait.hook);
-    // acquire: as above. Not finished: the wake was the cancellation's.
-    if (!(target->join_bits.load(std::memory_order_acquire) & finished)) throw_cancelled();
-  } else if (waiter thread; register_joiner(*target, thread)) {
-    block_until_woken(thread);
-  }
+void park_until_joined(fiber& self, fiber* target) {
+  join_wait wait{target, {}};
+  wait.self.parked = &self;
+  park_current(&commit_join, &wait, wait_kind::join, target);
+  withdraw_cancellable_wait(self, wait.hook);
+  // acquire: pairs with publish_outcome()'s release; the outcome is
+  // visible. Not finished: the wake was the cancellation's.
+  if (!(target->join_bits.load(std::memory_order_acquire) & finished)) throw_cancelled();
+}
+
+void block_until_joined(fiber* target) noexcept {
+  if (waiter thread; register_joiner(*target, thread)) block_until_woken(thread);
 }
 
 bool fiber_done(const fiber* f) noexcept {

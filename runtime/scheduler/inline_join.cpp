@@ -2,11 +2,13 @@
 #include "scheduler/inline_join.hpp"
 
 #include <cstddef>
+#include <stdexcept>
 
 #include "diagnostics/trace_recorder.hpp"
 #include "fiber/fiber.hpp"
 #include "scheduler/runtime_core.hpp"
 #include "scheduler/worker.hpp"
+#include "weft/join_handle.hpp"
 
 namespace weft::detail {
 
@@ -52,6 +54,12 @@ inline worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
   return spawn_claim::tombstoned;
 }
 
+namespace {
+
+// If `child` can run inline on `joiner`'s stack (inline_join.hpp), runs it
+// to its end and returns true; else returns false and the caller joins as
+// usual. `joiner` is the calling fiber, running on `here` (a worker of
+// child's runtime or not).
 bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept {
   // Relaxed: claims are made only on the thread of the worker whose deque
   // received the spawn entry (worker.hpp), and if that worker started the
@@ -132,6 +140,22 @@ bool run_inline_if_unstarted(worker& here, fiber& joiner, fiber& child) noexcept
   }
   now->drop_claimed_tail();
   return true;
+}
+
+}  // namespace
+
+void join_fiber(fiber* target) {
+  // acquire: pairs with publish_outcome()'s release; the outcome is visible.
+  if (target->join_bits.load(std::memory_order_acquire) & finished) return;
+  worker* const here = worker::current();
+  fiber* const self = here ? here->running() : nullptr;
+  if (self == nullptr) return block_until_joined(target);
+  if (self == target) {
+    throw std::logic_error("weft::join_handle::join: a fiber cannot join itself");
+  }
+  // It would wait (or run the child in its place): a cancellation point.
+  if (cancellation_pending(*self)) throw_cancelled();
+  if (!run_inline_if_unstarted(*here, *self, *target)) park_until_joined(*self, target);
 }
 
 }  // namespace weft::detail

@@ -196,11 +196,6 @@ runtime_stats runtime::stats() const { return core_->stats(); }
 
 std::vector<fiber_info> runtime::fibers() const { return core_->registry.snapshot(); }
 
-runtime* runtime::current() noexcept {
-  detail::worker* w = detail::worker::current();
-  return w ? &w->core().owner : nullptr;
-}
-
 runtime& default_runtime() {
   static runtime instance;
   return instance;

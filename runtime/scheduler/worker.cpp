@@ -827,3 +827,19 @@ void yield() {
 }
 
 }  // namespace weft::this_fiber
+
+namespace weft {
+
+// Here, beside current_worker, rather than in runtime.cpp as a call of
+// worker::current(): one call less per spawn where the two are not merged
+// (without LTO). Opaque for the same reason as worker::current().
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noipa))
+#endif
+[[gnu::noinline]] runtime*
+runtime::current() noexcept {
+  detail::worker* const w = detail::current_worker;
+  return w ? &w->core().owner : nullptr;
+}
+
+}  // namespace weft
