@@ -187,30 +187,8 @@ TEST(InjectQueue, ManyProducersOneConsumer) { run_producers_and_consumers(4, 1, 
 TEST(InjectQueue, ManyProducersManyConsumers) { run_producers_and_consumers(4, 3, 1); }
 TEST(InjectQueue, ManyProducersManyConsumersInBatches) { run_producers_and_consumers(4, 3, 32); }
 
-// Sets an environment variable for one scope, restoring it after.
-class scoped_environment {
- public:
-  scoped_environment(const char* name, const char* value) : name_(name) {
-    if (const char* old = ::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~scoped_environment() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  scoped_environment(const scoped_environment&) = delete;
-  scoped_environment& operator=(const scoped_environment&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 TEST(InjectBatches, ByDefaultOnlyWithOthersToShareThemAndACpuForTheSubmitter) {
-  scoped_environment unset("WEFT_INJECT_BATCHES", "");
+  weft::test::scoped_environment unset("WEFT_INJECT_BATCHES", "");
   const unsigned cpus = weft::detail::usable_cpus();
   EXPECT_FALSE(weft::detail::inject_batches_pay(1));
   EXPECT_FALSE(weft::detail::inject_batches_pay(cpus));
@@ -219,15 +197,15 @@ TEST(InjectBatches, ByDefaultOnlyWithOthersToShareThemAndACpuForTheSubmitter) {
 
 TEST(InjectBatches, TheEnvironmentOverridesTheRuleAndABadValueIsNamed) {
   {
-    scoped_environment on("WEFT_INJECT_BATCHES", "1");
+    weft::test::scoped_environment on("WEFT_INJECT_BATCHES", "1");
     EXPECT_TRUE(weft::detail::inject_batches_pay(1024));
     EXPECT_FALSE(weft::detail::inject_batches_pay(1));  // nobody to share a batch with
   }
   {
-    scoped_environment off("WEFT_INJECT_BATCHES", "0");
+    weft::test::scoped_environment off("WEFT_INJECT_BATCHES", "0");
     EXPECT_FALSE(weft::detail::inject_batches_pay(2));
   }
-  scoped_environment bad("WEFT_INJECT_BATCHES", "yes");
+  weft::test::scoped_environment bad("WEFT_INJECT_BATCHES", "yes");
   try {
     weft::runtime rt(weft::options{.workers = 2});
     FAIL() << "a bad WEFT_INJECT_BATCHES was accepted";
@@ -245,7 +223,7 @@ class InjectBatchRuns : public ::testing::TestWithParam<std::tuple<unsigned, boo
 
 TEST_P(InjectBatchRuns, EveryOutsideTaskRunsOnceWhetherItParksSpawnsOrIsStolen) {
   const auto [workers, batches] = GetParam();
-  scoped_environment setting("WEFT_INJECT_BATCHES", batches ? "1" : "0");
+  weft::test::scoped_environment setting("WEFT_INJECT_BATCHES", batches ? "1" : "0");
   const std::size_t tasks = weft::test::scaled(20'000);
   std::vector<std::atomic<int>> runs(tasks);
   std::atomic<std::int64_t> sum{0};
@@ -309,7 +287,7 @@ void hold_thread(std::atomic<bool>& running, const std::atomic<bool>& release) {
 // it runs the first and queues five in its deque, adopted into the registry
 // there, where runtime::fibers() lists them as ready.
 std::size_t ready_after_one_take(bool batches) {
-  scoped_environment setting("WEFT_INJECT_BATCHES", batches ? "1" : "0");
+  weft::test::scoped_environment setting("WEFT_INJECT_BATCHES", batches ? "1" : "0");
   weft::runtime rt(weft::options{.workers = 2});
   std::atomic<bool> first_held{false}, second_held{false}, probe_running{false};
   std::atomic<bool> release_first{false}, release_second{false}, release_probe{false};

@@ -17,6 +17,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "scheduler/steal_gate.hpp"
+
 namespace weft::detail {
 namespace {
 
@@ -155,6 +157,11 @@ struct contention_plan {
   // claim) instead of pop(), as deep as this (0: pop only). The holes it leaves come out of
   // pop() and steal() as nullptr and are skipped.
   std::int64_t remove_depth = 0;
+  // Steal through this gate (steal_gate.hpp): the owner's claims fence only while a thief holds
+  // a licence, and each thief returns its licence every `licence_span` steal attempts and takes
+  // it again before the next, so that claims keep crossing the gate's transitions.
+  steal_gate* gate = nullptr;
+  int licence_span = 0;
 };
 
 struct contention_outcome {
@@ -194,11 +201,20 @@ contention_outcome run_owner_vs_thieves(const contention_plan& plan) {
       std::size_t bad = 0;
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       running.fetch_add(1, std::memory_order_release);
-      for (;;) {
+      bool licensed = false;
+      for (int attempt = 1;; ++attempt) {
         // Read `done` before stealing: once the owner is done nothing is pushed any more, so an
         // empty result after seeing `done` means empty for good.
         const bool owner_done = done.load(std::memory_order_acquire);
+        if (plan.gate != nullptr && !licensed) {
+          plan.gate->take_licence();
+          licensed = true;
+        }
         const steal_result<item*> r = stealer.steal();
+        if (plan.gate != nullptr && attempt % plan.licence_span == 0) {
+          plan.gate->return_licence();
+          licensed = false;
+        }
         if (r.status == steal_status::success) {
           if (r.value != nullptr) {  // not a hole
             take(r.value, bad);
@@ -209,11 +225,13 @@ contention_outcome run_owner_vs_thieves(const contention_plan& plan) {
         if (r.status == steal_status::empty && owner_done) break;
         std::this_thread::yield();
       }
+      if (licensed) plan.gate->return_licence();
       stolen.fetch_add(mine, std::memory_order_relaxed);
       bad_payloads.fetch_add(bad, std::memory_order_relaxed);
     });
   }
 
+  const claim_policy claims = plan.gate != nullptr ? plan.gate->owner_claims(false) : true;
   contention_outcome out;
   std::size_t owner_bad = 0;
   std::size_t next = 0;
@@ -230,13 +248,13 @@ contention_outcome run_owner_vs_thieves(const contention_plan& plan) {
             : 0;
     if (depth > 0) {
       if (const std::optional<item*> v = owner.peek_at(depth);
-          v && *v != nullptr && owner.take_at(depth, true)) {
+          v && *v != nullptr && owner.take_at(depth, claims)) {
         take(*v, owner_bad);
         ++out.by_owner;
         return true;
       }
     }
-    while (const std::optional<item*> v = owner.pop()) {
+    while (const std::optional<item*> v = owner.pop(claims)) {
       if (*v == nullptr) continue;  // a hole
       take(*v, owner_bad);
       ++out.by_owner;
@@ -295,6 +313,47 @@ TEST_P(OwnerVsThieves, TakingFromTheMiddleTakesEveryElementExactlyOnce) {
   plan.bursts.assign(6000, 5);  // Push 5, take 1: 30000 items.
   plan.remove_depth = 6;
   run_owner_vs_thieves<256>(plan);
+}
+
+// The same races with claims gated by a steal gate (steal_gate.hpp): the owner skips the fence
+// while no thief holds a licence, and the thieves keep returning theirs and taking them again.
+TEST_P(OwnerVsThieves, GatedClaimsTakeEveryElementExactlyOnce) {
+  steal_gate gate(true);
+  contention_plan plan;
+  plan.thieves = GetParam();
+  plan.bursts.assign(6000, 5);  // Push 5, take 1: 30000 items.
+  plan.remove_depth = 6;
+  plan.gate = &gate;
+  plan.licence_span = 16;
+  run_owner_vs_thieves<256>(plan);
+  // Every licence came back: the owner's claims need no fence again.
+  const claim_policy claims = gate.owner_claims(false);
+  if (gate.asymmetric()) {
+    ASSERT_NE(claims.licences(), nullptr);
+    EXPECT_EQ(claims.licences()->load(), 0u);
+  }
+}
+
+// Without the asymmetric fence (WEFT_STEAL_GATE=0, or no membarrier) the gate makes every claim
+// the plain Chase-Lev handshake; with it, a claim counts the other parties' licences only.
+TEST(StealGate, ClaimsFenceOnlyWhileAnotherPartyHoldsALicence) {
+  steal_gate plain(false);
+  EXPECT_FALSE(plain.asymmetric());
+  EXPECT_EQ(plain.owner_claims(false).licences(), nullptr);
+  EXPECT_TRUE(plain.owner_claims(false).thieves());
+
+  steal_gate gate(true);
+  if (!gate.asymmetric()) GTEST_SKIP() << "no membarrier here: every claim fences";
+  const claim_policy mine = gate.owner_claims(true);
+  ASSERT_NE(mine.licences(), nullptr);
+  EXPECT_EQ(mine.licences()->load(), 0u);
+  gate.take_licence();                             // the owner's own, to steal from others
+  EXPECT_EQ(mine.licences()->load(), mine.own());  // only its own: no fence
+  gate.take_licence();                             // another worker's
+  EXPECT_GT(mine.licences()->load(), mine.own());
+  gate.return_licence();
+  gate.return_licence();
+  EXPECT_EQ(gate.owner_claims(false).licences()->load(), 0u);
 }
 
 TEST(LocalQueue, TakeAtLeavesAHoleAndTheRestInPlace) {

@@ -313,6 +313,27 @@ TEST(Options, InvalidOptionsThrowNamingTheOption) {
   EXPECT_NE(message_of({.workers = 1, .name = ""}).find("name"), std::string::npos);
 }
 
+// WEFT_STEAL_GATE=0 turns the steal gate's asymmetric fence off (every deque claim fences, the
+// plain Chase-Lev handshake); anything but 0 or 1 is refused with the variable's name.
+TEST(Options, StealGateSwitchIsReadFromTheEnvironment) {
+  {
+    weft::test::scoped_environment off("WEFT_STEAL_GATE", "0");
+    weft::runtime rt(weft::options{.workers = 2});
+    EXPECT_EQ(rt.block_on([] {
+      auto half = weft::spawn([] { return 20; });
+      return half.join() + 22;
+    }),
+              42);
+  }
+  weft::test::scoped_environment bad("WEFT_STEAL_GATE", "on");
+  try {
+    weft::runtime rt(weft::options{.workers = 2});
+    FAIL() << "a bad WEFT_STEAL_GATE was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("WEFT_STEAL_GATE"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Options, WorkersDefaultsToHardwareConcurrency) {
   weft::runtime rt;
   EXPECT_EQ(rt.workers(), std::max(1U, std::thread::hardware_concurrency()));

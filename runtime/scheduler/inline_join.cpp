@@ -38,8 +38,9 @@ inline worker::spawn_claim worker::claim_unstarted(fiber& f) noexcept {
     // last), else take_at(), which leaves a hole (skynet joins its ten
     // children oldest first); each one handshake with the thieves at most,
     // no RMW, and the record keeps no tombstone.
-    if (depth == 0) return owner_.pop(thieves) ? spawn_claim::removed : spawn_claim::none;
-    if (owner_.take_at(depth, thieves)) {
+    const claim_policy claims = own_claims();
+    if (depth == 0) return owner_.pop(claims) ? spawn_claim::removed : spawn_claim::none;
+    if (owner_.take_at(depth, claims)) {
       ++holes_;
       return spawn_claim::removed;
     }

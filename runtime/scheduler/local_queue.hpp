@@ -43,6 +43,12 @@
 //    thief that reads it also sees the top value that made the queue empty.
 // Everything else is relaxed; each site says why that is enough.
 //
+// Gated claims. An owner's claim (pop, take_at, drop_newest_while) takes a claim_policy. With a
+// steal gate (steal_gate.hpp) it publishes bottom with a plain store, asks the gate whether any
+// other party holds a licence to steal, and executes the store->load fence only then: a thief
+// takes its licence and then executes an asymmetric fence (membarrier), which stands in for the
+// owner's fence of every claim that found no licence. steal_gate.hpp gives the argument.
+//
 // Single-item steal only. A batch steal (CAS top from t to t + k) is unsafe here: pop() claims
 // bottom - 1 without an RMW whenever it sees more than one element, so a thief that read (t, b)
 // earlier could claim indices the owner has popped since. Tokio's queue can steal half because its
@@ -72,6 +78,31 @@ enum class steal_status {
   empty,    // The queue was observed empty.
   success,  // `value` holds the stolen element.
   retry,    // Lost a race with the owner or another thief; the queue may still hold work.
+};
+
+// How an owner's claim (pop, take_at, drop_newest_while) orders itself against thieves.
+class claim_policy {
+ public:
+  // `thieves` false: nobody else takes from this deque (a runtime with one worker), so a claim
+  // needs no handshake at all; true: Chase-Lev's handshake, fence included, on every claim.
+  // Implicit: a claim called with a bool reads as "thieves exist or not".
+  claim_policy(bool thieves) noexcept : thieves_(thieves) {}  // NOLINT(google-explicit-constructor)
+  // Thieves steal only while holding a licence counted in `licences` (steal_gate.hpp); the
+  // owner holds `own` of them itself. The claim fences only while others hold one.
+  static claim_policy gated(const std::atomic<std::uint32_t>& licences, bool own) noexcept {
+    claim_policy policy(true);
+    policy.licences_ = &licences;
+    policy.own_ = own ? 1 : 0;
+    return policy;
+  }
+  [[nodiscard]] bool thieves() const noexcept { return thieves_; }
+  [[nodiscard]] const std::atomic<std::uint32_t>* licences() const noexcept { return licences_; }
+  [[nodiscard]] std::uint32_t own() const noexcept { return own_; }
+
+ private:
+  bool thieves_;
+  std::uint32_t own_ = 0;
+  const std::atomic<std::uint32_t>* licences_ = nullptr;  // null: always fence
 };
 
 template <class T>
@@ -149,7 +180,7 @@ class local_queue {
     // Owner thread only. Removes the most recently pushed element; nullopt if the queue is empty
     // (or a thief won the race for the last element). `thieves` false: nobody else takes from
     // this queue (a runtime with one worker), so no handshake is needed.
-    std::optional<T> pop(bool thieves = true) {
+    std::optional<T> pop(claim_policy thieves = true) {
       local_queue& q = *queue_;
       // Relaxed: only the owner writes bottom and the buffer pointer.
       const std::int64_t b = q.bottom_.load(std::memory_order_relaxed) - 1;
@@ -159,16 +190,13 @@ class local_queue {
       // the deque is empty now too.
       if (q.top_.load(std::memory_order_relaxed) > b) return std::nullopt;
       ring* a = q.buffer_.load(std::memory_order_relaxed);
-      if (!thieves) {
+      if (!thieves.thieves()) {
         // Relaxed: no thief reads bottom to take an element (an idle-check may read it, as a
         // hint).
         q.bottom_.store(b, std::memory_order_relaxed);
         return a->load(b);
       }
-      // seq_cst store, then seq_cst load of top: the paper's store; fence(seq_cst); load. The
-      // store->load order keeps us and a thief from both missing the other's index update.
-      q.bottom_.store(b, std::memory_order_seq_cst);
-      std::int64_t t = q.top_.load(std::memory_order_seq_cst);
+      std::int64_t t = q.claim_from(b, thieves);
       if (t > b) {
         // Empty. Release: see the last store below.
         q.bottom_.store(b + 1, std::memory_order_release);
@@ -205,17 +233,16 @@ class local_queue {
     // `thieves`), so `drop` may use what the elements point to: no thief can take one meanwhile.
     // If a thief may reach the range, it drops nothing (the caller pops later).
     template <class Drop>
-    std::int64_t drop_newest_while(std::int64_t max, bool thieves, Drop&& drop) {
+    std::int64_t drop_newest_while(std::int64_t max, claim_policy thieves, Drop&& drop) {
       local_queue& q = *queue_;
       // Relaxed: only the owner writes bottom; a stale top only makes the range look longer.
       const std::int64_t b = q.bottom_.load(std::memory_order_relaxed);
       const std::int64_t n = std::min(max, b - q.top_.load(std::memory_order_relaxed));
       if (n <= 0) return 0;
-      if (thieves) {
-        // seq_cst store, then seq_cst load of top: with top below b - n afterwards, no thief can
-        // reach any index of [b - n, b) (as in pop() with more than one element).
-        q.bottom_.store(b - n, std::memory_order_seq_cst);
-        if (q.top_.load(std::memory_order_seq_cst) >= b - n) {
+      if (thieves.thieves()) {
+        // With top below b - n afterwards, no thief can reach any index of [b - n, b) (as in
+        // pop() with more than one element).
+        if (q.claim_from(b - n, thieves) >= b - n) {
           q.bottom_.store(b, std::memory_order_release);  // as pop()'s restore
           return 0;
         }
@@ -234,20 +261,19 @@ class local_queue {
     // places, so an index once pushed at stays the element's. Returns false, changing nothing,
     // if a thief may reach it. `thieves` false: nobody else steals from this queue (no
     // handshake needed).
-    bool take_at(std::int64_t depth, bool thieves) {
+    bool take_at(std::int64_t depth, claim_policy thieves) {
       local_queue& q = *queue_;
       // Relaxed: only the owner writes bottom and the buffer pointer.
       const std::int64_t b = q.bottom_.load(std::memory_order_relaxed);
       const std::int64_t i = b - 1 - depth;
       ring* a = q.buffer_.load(std::memory_order_relaxed);
-      if (!thieves) {
+      if (!thieves.thieves()) {
         a->store(i, T{});
         return true;
       }
       // pop()'s handshake for [i, b): with top below i afterwards no thief can reach any index
       // of the range, so the owner may rewrite its slot.
-      q.bottom_.store(i, std::memory_order_seq_cst);
-      if (q.top_.load(std::memory_order_seq_cst) >= i) {
+      if (q.claim_from(i, thieves) >= i) {
         q.bottom_.store(b, std::memory_order_release);  // as pop()'s restore
         return false;
       }
@@ -368,6 +394,34 @@ class local_queue {
     std::int64_t mask_;
     std::unique_ptr<std::atomic<T>[]> slots_;
   };
+
+  // Owner thread only. The handshake of a claim of every index from `b` up: publishes bottom = b,
+  // then reads top. Either side of the store->load pair needs a fence, or the owner and a thief
+  // can both miss the other's index update and take the same element.
+  std::int64_t claim_from(std::int64_t b, claim_policy thieves) noexcept {
+    const std::atomic<std::uint32_t>* licences = thieves.licences();
+    // Relaxed: a first look; the one that counts is after the store below.
+    if (licences == nullptr || licences->load(std::memory_order_relaxed) > thieves.own()) {
+      // seq_cst store, then seq_cst load of top: the paper's store; fence(seq_cst); load.
+      bottom_.store(b, std::memory_order_seq_cst);
+      return top_.load(std::memory_order_seq_cst);
+    }
+    // Gated (steal_gate.hpp), and no other licence was out. Relaxed store: a licensed thief's
+    // asymmetric fence, or the exchange below, orders it before the loads that follow. The
+    // signal fence keeps the compiler from moving the licence load above the store; the
+    // hardware may, which the thief's asymmetric fence covers. Acquire on licences: pairs with
+    // a returned licence's release, so a thief's last steal is visible to the load of top.
+    bottom_.store(b, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (licences->load(std::memory_order_acquire) > thieves.own()) {
+      // A licence came out meanwhile: the handshake after all (the exchange is the seq_cst
+      // store; a locked instruction is also cheaper than an mfence on x86).
+      bottom_.exchange(b, std::memory_order_seq_cst);
+      return top_.load(std::memory_order_seq_cst);
+    }
+    // Acquire: pairs with the thieves' CASes on top, as the seq_cst load above.
+    return top_.load(std::memory_order_acquire);
+  }
 
   // Owner thread only. Replaces `old` by a ring of twice its capacity holding [t, b), and
   // returns it. `old` is retired, not freed: thieves may still be reading it. Out of line and

@@ -58,6 +58,7 @@ runtime_core::runtime_core(runtime& rt, options validated)
       opts(std::move(validated)),
       inject_batches(inject_batches_pay(opts.workers)),
       idle(opts.workers, &wake_worker, this),
+      steals(steal_gate_wanted()),
       stacks(opts.stack_size),
       registry(opts.workers) {
   apply_diagnostics_environment();

@@ -11,6 +11,7 @@
 #include "scheduler/idle.hpp"
 #include "scheduler/inject_queue.hpp"
 #include "scheduler/registry.hpp"
+#include "scheduler/steal_gate.hpp"
 #include "weft/options.hpp"
 #include "weft/runtime.hpp"
 
@@ -63,6 +64,8 @@ class runtime_core {
   const bool inject_batches;
   inject_queue inject;
   idle_set idle;
+  /// Licences to steal from the workers' deques (steal_gate.hpp).
+  steal_gate steals;
   stack_pool stacks;
   fiber_registry registry;
   // The submitting threads' line, apart from what the workers read in their

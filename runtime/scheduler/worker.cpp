@@ -6,11 +6,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
+#include <optional>
 #include <span>
-#include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 
 #include "diagnostics/fiber_inspection.hpp"
@@ -18,6 +16,7 @@
 #include "fiber/fiber.hpp"
 #include "fiber/stack_overflow.hpp"
 #include "io/io_poller.hpp"
+#include "platform/environment.hpp"
 #include "platform/futex.hpp"
 #include "scheduler/park.hpp"
 #include "scheduler/runtime_core.hpp"
@@ -72,13 +71,9 @@ unsigned usable_cpus() noexcept {
 // usable CPUs (16 workers on 16 cores lose the gain they measured: the rule
 // errs toward the measured loss).
 bool inject_batches_pay(unsigned workers) {
-  constexpr const char* variable = "WEFT_INJECT_BATCHES";
-  const char* value = std::getenv(variable);
-  if (value == nullptr || *value == '\0') return workers > 1 && workers < usable_cpus();
-  const std::string_view setting(value);
-  if (setting == "1") return workers > 1;  // a lone worker has nobody to share a batch with
-  if (setting == "0") return false;
-  throw std::invalid_argument(std::string(variable) + ": \"" + value + "\" is not 0 or 1");
+  const std::optional<bool> setting = switch_from_environment("WEFT_INJECT_BATCHES");
+  if (!setting) return workers > 1 && workers < usable_cpus();
+  return *setting && workers > 1;  // a lone worker has nobody to share a batch with
 }
 
 namespace {
@@ -112,6 +107,7 @@ worker::worker(runtime_core& core, unsigned index)
     : core_(core),
       index_(index),
       has_thieves_(core.opts.workers > 1),
+      steals_(core.steals),
       takes_injected_batches_(core.inject_batches),
       owner_(queue_.owner_handle()),
       stealer_(queue_.stealer_handle()),
@@ -206,8 +202,8 @@ fiber* worker::accept_entry(fiber* entry, bool stolen) noexcept {
 }
 
 fiber* worker::pop_own() noexcept {
-  const bool thieves = has_thieves();
-  while (const auto entry = owner_.pop(thieves)) {
+  const claim_policy claims = own_claims();
+  while (const auto entry = owner_.pop(claims)) {
     if (*entry == nullptr) {  // a hole (take_at)
       holes_ = std::max<std::int64_t>(holes_ - 1, 0);
       continue;
@@ -224,11 +220,10 @@ void worker::drop_dead_tail() noexcept {
   // means reading its record, which a thief may free unless the handshake
   // is done first, and with thieves about that handshake on every inline
   // run cost more than the pops it saves (skynet, 2 workers: 13%).
-  const bool thieves = has_thieves();
   std::int64_t holes = 0;
   // Once the range is out of reach (drop_newest_while), the tombstones in
   // it can be told apart and dropped with the holes.
-  owner_.drop_newest_while(dead_entries_reach, thieves, [&holes](fiber* entry) {
+  owner_.drop_newest_while(dead_entries_reach, own_claims(), [&holes](fiber* entry) {
     if (entry == nullptr) {
       ++holes;
       return true;
@@ -422,11 +417,21 @@ fiber* worker::search() noexcept {
   return nullptr;  // still counted as searching; sleep() ends that
 }
 
+void worker::return_steal_licence() noexcept {
+  steals_.return_licence();
+  holds_steal_licence_ = false;
+}
+
 fiber* worker::steal_one() noexcept {
   // Victims in random order: a random start, then every other worker once.
   // A victim that reports `retry` (lost a race) earns one more pass.
   const unsigned n = core_.worker_count();
   if (n < 2) return nullptr;
+  if (!holds_steal_licence_) {
+    steals_.take_licence();
+    holds_steal_licence_ = true;
+  }
+  claims_since_steal_attempt_ = 0;
   const auto start = static_cast<unsigned>(xorshift(rng_) % n);
   for (int pass = 0; pass < 2; ++pass) {
     bool contended = false;

@@ -72,6 +72,7 @@
 #include "fiber/stack_pool.hpp"
 #include "scheduler/local_queue.hpp"
 #include "scheduler/run_next_slot.hpp"
+#include "scheduler/steal_gate.hpp"
 #include "scheduler/timers.hpp"
 
 namespace weft::detail {
@@ -252,6 +253,18 @@ class worker {
   /// Other workers exist, which may steal from this one's deque (with one
   /// worker, the deque's owner needs no handshake and wakes nobody).
   [[nodiscard]] bool has_thieves() const noexcept { return has_thieves_; }
+  /// How this worker's claims on its own deque order themselves against
+  /// thieves: no handshake with one worker, else through the steal gate.
+  /// Counts the claim: a worker that made `licence_hold_claims` of them
+  /// since its last steal attempt returns its steal licence first.
+  [[nodiscard]] claim_policy own_claims() noexcept {
+    if (!has_thieves_) return false;
+    if (holds_steal_licence_ && ++claims_since_steal_attempt_ >= licence_hold_claims) {
+      return_steal_licence();
+    }
+    return steals_.owner_claims(holds_steal_licence_);
+  }
+  [[gnu::cold]] void return_steal_licence() noexcept;
   fiber* take_runnext() noexcept;
   fiber* take_woken() noexcept;         // newest first (LIFO, as the deque)
   fiber* take_oldest_woken() noexcept;  // the fairness step's pick
@@ -293,6 +306,7 @@ class worker {
   runtime_core& core_;
   const unsigned index_;
   const bool has_thieves_;             // the runtime has other workers
+  steal_gate& steals_;                 // runtime_core::steals, cached here
   const bool takes_injected_batches_;  // runtime_core::inject_batches, cached here
   local_queue<fiber*> queue_;
   local_queue<fiber*>::owner owner_;
@@ -326,6 +340,17 @@ class worker {
   std::int64_t watched_at_ = 0;  // steady ns of that look
   std::uint64_t rng_;            // xorshift state for victim selection
   bool searching_ = false;
+  // Owner only: this worker holds a licence to steal (steal_gate.hpp),
+  // taken at its first steal attempt and kept while it searches: it
+  // returns it once it has made `licence_hold_claims` claims on its own
+  // deque since its last attempt. While it holds one, the other workers'
+  // claims fence; taking one costs a heavy fence (1-5 µs here, and an
+  // interrupt on every CPU that runs a worker): at most one per that many
+  // claims. A worker asleep keeps its licence (no claims): a sleep/wake
+  // cycle costs no heavy fence. A guess, measured in docs/benchmarks.md.
+  static constexpr std::uint32_t licence_hold_claims = 4096;
+  bool holds_steal_licence_ = false;
+  std::uint32_t claims_since_steal_attempt_ = 0;
   // Owner only: set when a fiber goes to the run-next slot or the woken
   // deque, cleared when both are found empty. Only the owner fills them
   // (the watcher only empties them), so while it is false neither is
