@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "scheduler/steal_gate.hpp"
+#include "test_support.hpp"
 
 namespace weft::detail {
 namespace {
@@ -354,6 +355,21 @@ TEST(StealGate, ClaimsFenceOnlyWhileAnotherPartyHoldsALicence) {
   gate.return_licence();
   gate.return_licence();
   EXPECT_EQ(gate.owner_claims(false).licences()->load(), 0u);
+}
+
+// WEFT_STEAL_GATE: unset or 1 asks for the asymmetric fence, 0 for the plain handshake.
+TEST(StealGate, TheEnvironmentSwitchesTheAsymmetricFence) {
+  {
+    weft::test::scoped_environment unset("WEFT_STEAL_GATE", "");
+    EXPECT_TRUE(steal_gate_wanted());
+  }
+  {
+    weft::test::scoped_environment on("WEFT_STEAL_GATE", "1");
+    EXPECT_TRUE(steal_gate_wanted());
+  }
+  weft::test::scoped_environment off("WEFT_STEAL_GATE", "0");
+  EXPECT_FALSE(steal_gate_wanted());
+  EXPECT_FALSE(steal_gate(steal_gate_wanted()).asymmetric());
 }
 
 TEST(LocalQueue, TakeAtLeavesAHoleAndTheRestInPlace) {

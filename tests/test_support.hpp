@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "weft/runtime.hpp"
@@ -52,6 +53,18 @@ class scoped_environment {
   const char* name_;
   std::optional<std::string> old_;
 };
+
+/// The message of the std::invalid_argument that constructing a runtime with
+/// `opts` throws (a bad option, or a bad WEFT_* environment variable); empty
+/// if it throws none.
+inline std::string runtime_construction_error(weft::options opts) {
+  try {
+    weft::runtime rt(std::move(opts));
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
 
 /// Worker counts every scheduler test runs with (oversubscribed on small
 /// machines on purpose: 8 workers on 2 cores exercises preemption by the OS).
