@@ -244,8 +244,13 @@ class worker {
 
   void run() noexcept;
   fiber* next_local() noexcept;
+  /// next_local()'s fairness step, every `fairness_period` ticks: the
+  /// oldest work rather than the newest (nullptr: none found that way).
+  [[gnu::cold]] fiber* take_oldest_work() noexcept;
   /// Pops the deque's bottom, skipping tombstones.
   fiber* pop_own() noexcept;
+  /// pop_own() past its empty check.
+  fiber* pop_own_entries() noexcept;
   /// The fiber to run for a deque entry taken by the owner (`stolen`
   /// false) or by a thief; nullptr for a tombstone, whose reference it drops.
   static fiber* accept_entry(fiber* entry, bool stolen) noexcept;
@@ -257,7 +262,7 @@ class worker {
   /// thieves: no handshake with one worker, else through the steal gate.
   /// Counts the claim: a worker that made `licence_hold_claims` of them
   /// since its last steal attempt returns its steal licence first.
-  [[nodiscard]] claim_policy own_claims() noexcept {
+  [[nodiscard, gnu::always_inline]] claim_policy own_claims() noexcept {
     if (!has_thieves_) return false;
     if (holds_steal_licence_ && ++claims_since_steal_attempt_ >= licence_hold_claims) {
       return_steal_licence();
@@ -267,6 +272,7 @@ class worker {
   [[gnu::cold]] void return_steal_licence() noexcept;
   fiber* take_runnext() noexcept;
   fiber* take_woken() noexcept;         // newest first (LIFO, as the deque)
+  fiber* pop_woken() noexcept;          // take_woken() once something was woken here
   fiber* take_oldest_woken() noexcept;  // the fairness step's pick
   /// Takes a batch from the inject queue: returns its oldest fiber and
   /// queues the rest in the deque.
@@ -298,6 +304,7 @@ class worker {
   void await_wake_word() noexcept;
   bool fire_due_timers(bool all_workers) noexcept;
   void share_yielded_if_idle() noexcept;
+  void share_yielded() noexcept;  // share_yielded_if_idle()'s move
   /// Switches from the current context to `next` (a fiber), or to the
   /// worker's own context when `next` is null.
   static void switch_to(worker* self, fiber* next, switch_record& record) noexcept;
