@@ -438,8 +438,9 @@ fiber* worker::search() noexcept {
     // other processes, a VM's vCPUs), the thread that makes the work we
     // wait for may be waiting for this CPU. With nobody waiting it returns
     // at once (about 0.4 µs here; the 64 pauses it replaces took 1.5).
-    // `pool`, 2 workers: see docs/benchmarks.md.
-    sched_yield();
+    // `pool`, 2 workers: see docs/benchmarks.md. Not after the last round:
+    // sleep() follows, which gives the CPU away anyway.
+    if (round + 1 < search_rounds) sched_yield();
   }
   return nullptr;  // still counted as searching; sleep() ends that
 }
