@@ -1,7 +1,7 @@
-// White-box tests of the inject queue (inject_queue.hpp): a lock-free inbox
-// that producers push on, an outbox that consumers take from in order, in
-// fair-share batches; and of the workers that take those batches into their
-// deques (worker.cpp, take_injected).
+// White-box tests of the inject queue (inject_queue.hpp): a FIFO that
+// producers push on with one exchange and consumers take from in order,
+// one node or a batch at a time; and of the workers that take those
+// batches into their deques (worker.cpp, take_injected).
 #include "scheduler/inject_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -32,22 +32,17 @@ struct node {
 
 using queue = weft::detail::intrusive_inject_queue<node>;
 
-// One node at a time, as a single consumer that asks for no batch.
-node* pop_one(queue& q, bool& left_batch) {
-  node* n = nullptr;
-  return q.pop(1, std::span<node*>(&n, 1), left_batch) == 1 ? n : nullptr;
-}
-
+// One node at a time, as a consumer that asks for no batch.
 node* pop(queue& q) {
-  bool left_batch = false;
-  return pop_one(q, left_batch);
+  node* n = nullptr;
+  return q.pop(std::span<node*>(&n, 1)) == 1 ? n : nullptr;
 }
 
-// The sequence numbers of the nodes a pop() with this many consumers and
-// this cap takes, in the order it gives them; each must be unlinked.
-std::vector<int> take(queue& q, std::size_t consumers, std::size_t cap, bool& left_batch) {
+// The sequence numbers of the nodes a pop() with this cap takes, in the
+// order it gives them; each must be unlinked.
+std::vector<int> take(queue& q, std::size_t cap) {
   std::vector<node*> batch(cap, nullptr);
-  const std::size_t taken = q.pop(consumers, batch, left_batch);
+  const std::size_t taken = q.pop(batch);
   std::vector<int> out;
   for (std::size_t i = 0; i < taken; ++i) {
     EXPECT_EQ(batch[i]->next_in_list, nullptr);
@@ -56,47 +51,45 @@ std::vector<int> take(queue& q, std::size_t consumers, std::size_t cap, bool& le
   return out;
 }
 
-TEST(InjectQueue, APopThatLeavesPartOfTheInboxSaysSo) {
-  // Whoever takes the inbox and leaves fibers behind must notify: others
-  // may have read the queue as empty meanwhile.
-  queue q;
-  std::vector<node> nodes(3);
-  for (node& n : nodes) q.push(&n);
-  bool left_batch = false;
-  EXPECT_EQ(pop_one(q, left_batch), &nodes[0]);
-  EXPECT_TRUE(left_batch);
-  EXPECT_EQ(pop_one(q, left_batch), &nodes[1]);
-  EXPECT_FALSE(left_batch);  // from the outbox: nothing newly hidden
-  EXPECT_EQ(pop_one(q, left_batch), &nodes[2]);
-  EXPECT_FALSE(left_batch);
-  q.push(&nodes[0]);
-  EXPECT_EQ(pop_one(q, left_batch), &nodes[0]);
-  EXPECT_FALSE(left_batch);  // took the inbox, but all of it
-}
-
-TEST(InjectQueue, AConsumerTakesItsFairShareOldestFirst) {
-  // Go's globrunqget: the queue's size over the consumers, plus one, at
-  // most the cap, oldest first.
+TEST(InjectQueue, AConsumerTakesUpToWhatItAsksForOldestFirst) {
   queue q;
   std::vector<node> nodes(10);
   for (int i = 0; i < 10; ++i) {
     nodes[i].sequence = i;
     q.push(&nodes[i]);
   }
-  bool left_batch = false;
-  EXPECT_EQ(take(q, 2, 4, left_batch), (std::vector<int>{0, 1, 2, 3}));  // 10 / 2 + 1, capped
-  EXPECT_TRUE(left_batch);
-  EXPECT_EQ(take(q, 2, 100, left_batch), (std::vector<int>{4, 5, 6, 7}));  // 6 / 2 + 1
-  EXPECT_FALSE(left_batch);
-  EXPECT_EQ(take(q, 2, 100, left_batch), (std::vector<int>{8, 9}));  // 2 / 2 + 1: all that is left
-  EXPECT_EQ(take(q, 2, 100, left_batch), std::vector<int>{});
+  EXPECT_EQ(take(q, 4), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(take(q, 1), (std::vector<int>{4}));
+  EXPECT_EQ(take(q, 100), (std::vector<int>{5, 6, 7, 8, 9}));  // all that is left
+  EXPECT_EQ(take(q, 100), std::vector<int>{});
   EXPECT_TRUE(q.probably_empty());
   // Pushed after a batch was taken: they queue behind what is left.
   for (int i = 0; i < 3; ++i) q.push(&nodes[i]);
-  EXPECT_EQ(take(q, 1, 2, left_batch), (std::vector<int>{0, 1}));
+  EXPECT_EQ(take(q, 2), (std::vector<int>{0, 1}));
   q.push(&nodes[5]);
-  EXPECT_EQ(take(q, 1, 100, left_batch), (std::vector<int>{2}));  // 1 / 1 + 1, but only 1
-  EXPECT_EQ(take(q, 1, 100, left_batch), (std::vector<int>{5}));
+  EXPECT_EQ(take(q, 1), (std::vector<int>{2}));
+  EXPECT_EQ(take(q, 100), (std::vector<int>{5}));
+  EXPECT_TRUE(q.probably_empty());
+}
+
+TEST(InjectQueue, TakingTheLastNodeEmptiesTheQueueForTheNextPush) {
+  // The last node leaves by moving the tail back to null; the next push
+  // then starts a new list at the head.
+  queue q;
+  std::vector<node> nodes(3);
+  for (int round = 0; round < 3; ++round) {
+    q.push(&nodes[0]);
+    EXPECT_FALSE(q.probably_empty());
+    EXPECT_EQ(pop(q), &nodes[0]);
+    EXPECT_TRUE(q.probably_empty());
+    EXPECT_EQ(pop(q), nullptr);
+    q.push(&nodes[1]);
+    q.push(&nodes[2]);
+    EXPECT_EQ(pop(q), &nodes[1]);
+    EXPECT_EQ(pop(q), &nodes[2]);
+    EXPECT_EQ(nodes[1].next_in_list, nullptr);
+    EXPECT_TRUE(q.probably_empty());
+  }
 }
 
 TEST(InjectQueue, OneProducerIsFirstInFirstOut) {
@@ -127,7 +120,9 @@ TEST(InjectQueue, OneProducerIsFirstInFirstOut) {
 
 // Producers push concurrently while consumers pop, in batches of up to
 // `max_batch`: every node is taken exactly once, and each consumer sees
-// each producer's nodes in order.
+// each producer's nodes in order. Consumers race producers for the tail
+// (taking the last node while a push claims it) and find successors not
+// yet linked.
 void run_producers_and_consumers(int producers, int consumers, std::size_t max_batch) {
   const int per_producer = static_cast<int>(weft::test::scaled(50'000));
   std::vector<std::vector<node>> nodes;
@@ -156,8 +151,7 @@ void run_producers_and_consumers(int producers, int consumers, std::size_t max_b
         // Read before the pop: if no producer was left then and the queue
         // is empty now, every push is visible and taken.
         const bool all_pushed = producers_left.load() == 0;
-        bool left_batch = false;
-        const std::size_t got = q.pop(static_cast<std::size_t>(consumers), batch, left_batch);
+        const std::size_t got = q.pop(batch);
         if (got == 0) {
           if (all_pushed && q.probably_empty()) return;
           std::this_thread::yield();
@@ -279,9 +273,9 @@ void hold_thread(std::atomic<bool>& running, const std::atomic<bool>& release) {
 
 // With both workers held, ten fibers queue from outside; then one worker
 // is let go. Taking one at a time, it runs the first and leaves nine in the
-// queue, not yet adopted by any worker. Taking its fair share (10 / 2 + 1),
-// it runs the first and queues five in its deque, adopted into the registry
-// there, where runtime::fibers() lists them as ready.
+// queue, not yet adopted by any worker. Taking a batch (up to 32), it runs
+// the first and queues the other nine in its deque, adopted into the
+// registry there, where runtime::fibers() lists them as ready.
 std::size_t ready_after_one_take(bool batches) {
   weft::test::scoped_environment setting("WEFT_INJECT_BATCHES", batches ? "1" : "0");
   weft::runtime rt(weft::options{.workers = 2});
@@ -311,9 +305,9 @@ std::size_t ready_after_one_take(bool batches) {
   return ready;
 }
 
-TEST(InjectBatches, AWorkerTakesItsFairShareIntoItsDeque) {
+TEST(InjectBatches, AWorkerTakesABatchIntoItsDeque) {
   EXPECT_EQ(ready_after_one_take(false), 0U);
-  EXPECT_EQ(ready_after_one_take(true), 5U);
+  EXPECT_EQ(ready_after_one_take(true), 9U);
 }
 
 }  // namespace

@@ -320,12 +320,10 @@ void worker::add_timer(timer_entry* entry) {
 
 fiber* worker::take_injected() noexcept {
   if (core_.inject.probably_empty()) return nullptr;
-  // The queue's exchange acquires what the pusher wrote (inject_queue.hpp).
+  // The queue's links acquire what the pusher wrote (inject_queue.hpp).
   std::array<fiber*, inject_batch_max> batch;
-  bool left_batch = false;
-  const std::size_t taken = core_.inject.pop(
-      core_.worker_count(),
-      std::span<fiber*>(batch.data(), takes_injected_batches_ ? batch.size() : 1), left_batch);
+  const std::size_t taken =
+      core_.inject.pop(std::span<fiber*>(batch.data(), takes_injected_batches_ ? batch.size() : 1));
   if (taken == 0) return nullptr;
   // The oldest runs now; the rest go to the deque, newest first, so that its
   // LIFO end runs the oldest next and thieves take the newest.
@@ -342,15 +340,11 @@ fiber* worker::take_injected() noexcept {
     counters_.adopted.store(counters_.adopted.load(std::memory_order_relaxed) + adopted,
                             std::memory_order_release);
   }
-  // Wake one worker (if none searches: a searcher chains the wake-ups when
-  // it finds work) where one may have gone to sleep on work it could not
-  // see: others may have read the queue as empty while we moved the inbox
-  // (left_batch), and a sleeper may have re-checked our deque before the
-  // batch was in it and the queue after the batch left it. The latter is
-  // push_entry()'s rule: a notify when the deque goes from empty to not.
-  if (has_thieves() && (left_batch || deque_was_empty)) {
-    core_.idle.notify_work_available();
-  }
+  // A batch that fills an empty deque wakes one worker (if none searches: a
+  // searcher chains the wake-ups when it finds work), push_entry()'s rule: a
+  // sleeper may have re-checked our deque before the batch was in it and the
+  // queue after the batch left it.
+  if (has_thieves() && deque_was_empty) core_.idle.notify_work_available();
   return batch[0];
 }
 
