@@ -76,19 +76,20 @@ bool idle_set::try_begin_search() noexcept {
   return true;
 }
 
-void idle_set::end_search(bool found) noexcept {
+std::uint32_t idle_set::end_search(bool found) noexcept {
   // seq_cst RMW: part of the protocol in idle.hpp when the searcher goes on
   // to sleep (seq_cst for the run-next watch's plain load).
   const std::uint64_t before = state_.fetch_sub(one_searching, std::memory_order_seq_cst);
   if (found && searching_of(before) == 1) notify_work_available();
+  return searching_of(before) - 1;
 }
 
-void idle_set::add_sleeper(unsigned index) {
+std::uint32_t idle_set::add_sleeper(unsigned index) {
   std::lock_guard<spinlock> hold(lock_);
   sleepers_.push_back(index);
   // seq_cst RMW: the sleeper's half of the protocol in idle.hpp (seq_cst
   // for the run-next watch's plain load).
-  state_.fetch_add(one_sleeping, std::memory_order_seq_cst);
+  return searching_of(state_.fetch_add(one_sleeping, std::memory_order_seq_cst));
 }
 
 bool idle_set::remove_sleeper(unsigned index) noexcept {

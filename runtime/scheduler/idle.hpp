@@ -29,6 +29,19 @@
 // re-check, which therefore sees the work and does not sleep. On x86 each
 // RMW is one locked instruction, as cheap as the fence it replaces.
 //
+// Who re-checks. A worker whose registration (for a searcher: its
+// end_search, the later of its two RMWs) reads another searcher in the word
+// sleeps without the re-check: that searcher covers every push ordered
+// before the RMW. It later either finds work and, as the last searcher,
+// notifies (waking a sleeper), or goes to sleep itself, and then the last
+// of the searchers to register reads no other and re-checks, after every
+// earlier registration in the word's order. (A searcher that begins after
+// a push's notify reads from it and so sees the push.) Without this rule, a
+// worker refused the search (enough search already) that saw work on its
+// way to sleep went round again, listing and un-listing itself under the
+// sleepers' lock while the searchers took that work: with 8 workers on 2
+// CPUs beside a thread pool's submitter, a fifth of the workers' samples.
+//
 // The run-next watch. A fiber woken on a worker goes to that worker's
 // run-next slot (worker.hpp), which thieves leave alone, and that placement
 // wakes nobody: the waker's worker runs it at its next switch. A slot is
@@ -97,12 +110,16 @@ class idle_set {
   /// CPU); then it should sleep.
   bool try_begin_search() noexcept;
   /// A searcher found work (or gives up: `found` false). If it was the last
-  /// searcher and found work, there may be more: wake another.
-  void end_search(bool found) noexcept;
+  /// searcher and found work, there may be more: wake another. Returns the
+  /// other workers searching at that moment.
+  std::uint32_t end_search(bool found) noexcept;
 
   /// The calling worker is going to sleep: listed as a sleeper. Must be
-  /// followed by a final re-check of all work sources (see above).
-  void add_sleeper(unsigned index);
+  /// followed by a final re-check of all work sources (see above) unless
+  /// another worker was searching at this call's (or, for a searcher, its
+  /// end_search's) RMW: see "Who re-checks". Returns the workers searching
+  /// then.
+  std::uint32_t add_sleeper(unsigned index);
   /// Un-lists a sleeper that found work in its re-check or timed out. False
   /// if a notifier already popped it: then it was counted as a searcher and
   /// its word will be set to 0.

@@ -515,15 +515,17 @@ void worker::sleep() noexcept {
   // exchange (acq_rel), not a store: if shutdown's unpark() wrote 0 first,
   // we read it and so also see `stopping_`, written before it.
   sleep_word_.exchange(asleep, std::memory_order_acq_rel);
-  core_.idle.add_sleeper(index_);
+  std::uint32_t others_searching = core_.idle.add_sleeper(index_);
   if (searching_) {
     searching_ = false;
-    core_.idle.end_search(false);
+    others_searching = core_.idle.end_search(false);
   }
   // add_sleeper's RMW on the idle state orders the re-check below against
   // every notifier (idle.hpp), and the read of has_armed() against every
-  // arming fiber's wake_one_sleeper (poller.hpp, "Arming").
-  if (work_visible() || core_.stopping()) {
+  // arming fiber's wake_one_sleeper (poller.hpp, "Arming"). With another
+  // worker searching, that searcher covers the re-check (idle.hpp, "Who
+  // re-checks").
+  if ((others_searching == 0 && work_visible()) || core_.stopping()) {
     if (!core_.idle.remove_sleeper(index_)) {
       // A notifier popped us first and counted us as a searcher.
       await_wake_word();
