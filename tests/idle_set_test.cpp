@@ -1,14 +1,13 @@
 // White-box tests of the idle protocol's counts (idle.hpp): who must re-check
 // the work sources before sleeping; and, through the runtime, that work
 // published while workers fall asleep is never stranded.
-#include "scheduler/idle.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstddef>
 #include <vector>
 
+#include "scheduler/idle.hpp"
 #include "test_support.hpp"
 #include "weft/weft.hpp"
 
