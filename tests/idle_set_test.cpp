@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstddef>
-#include <vector>
 
 #include "scheduler/idle.hpp"
 #include "test_support.hpp"
