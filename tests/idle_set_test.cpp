@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <string>
 
 #include "scheduler/idle.hpp"
 #include "test_support.hpp"
