@@ -19,8 +19,9 @@
 // A pushed node is visible to consumers only once linked: between a
 // producer's exchange and its link the nodes after the previous tail wait
 // (a few instructions; longer only if the producer is preempted right
-// there). probably_empty() reads such a queue as not empty, so workers keep
-// looking instead of sleeping, and the producer notifies after linking.
+// there). probably_empty() reads such a queue as not empty (its head is
+// an older node), so workers keep looking instead of sleeping; and the
+// producer notifies after linking.
 //
 // Batches. A consumer may take several linked fibers at once (up to what
 // the caller asks for), as Go's globrunqget and tokio's inject batches do:
@@ -138,13 +139,15 @@ class intrusive_inject_queue {
   }
 
   /// Cheap emptiness hint (may be stale either way). Any thread. Reads the
-  /// consumers' head first: while the queue holds linked nodes, pollers
-  /// leave the producers' line alone. A push that the idle protocol orders
-  /// before the call is seen (idle.hpp, "No lost wake-up"): from the
-  /// exchange on, `tail_` is not null until a consumer takes the node.
+  /// consumers' head only, so pollers leave the producers' line alone. A
+  /// push that the idle protocol orders before the call is seen (idle.hpp,
+  /// "No lost wake-up"): the producer stores the head (or the link to its
+  /// node, behind a head that is not null) before it notifies. The head is
+  /// null with nodes queued only inside a push (before that store: the push
+  /// notifies after it) and inside a consumer's detach_last (that consumer
+  /// finds the node again, under the lock, or took it).
   [[nodiscard]] bool probably_empty() const noexcept {
-    return head_.load(std::memory_order_relaxed) == nullptr &&
-           tail_.load(std::memory_order_relaxed) == nullptr;
+    return head_.load(std::memory_order_relaxed) == nullptr;
   }
 
  private:
