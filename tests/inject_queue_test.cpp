@@ -103,7 +103,7 @@ TEST(InjectQueue, OneProducerIsFirstInFirstOut) {
   }
   EXPECT_FALSE(q.probably_empty());
   for (int i = 0; i < 20; ++i) EXPECT_EQ(pop(q)->sequence, i);
-  // Pushes while the outbox still holds older fibers come after them.
+  // Pushes while the queue still holds older nodes come after them.
   for (int i = 50; i < 100; ++i) {
     nodes[i].sequence = i;
     q.push(&nodes[i]);
